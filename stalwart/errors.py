@@ -1,0 +1,73 @@
+"""Every error Stalwart raises on purpose.
+
+Hierarchy::
+
+    StalwartError                   root: catch this to catch everything below
+    ├── SettingsError               a STALWART_* variable has a wrong value
+    ├── TaskOptionError             @app.task got an unknown or invalid option
+    ├── StoreUnavailable            a store (broker, coordination, database) is unreachable
+    │   └── EmbeddedServerError     the embedded Valkey server could not be started or reached
+    ├── TargetError                 `-A module:app` does not name a Stalwart/Celery app
+    ├── NotFound                    a record (task, dead letter, schedule) does not exist
+    ├── ReplayRefused               a dead letter was already replayed (use force to repeat)
+    ├── QueryError                  a history query has an invalid filter (state, time, cursor)
+    └── ScheduleError               a periodic schedule is invalid or conflicts with another
+
+Each message says what was wrong and what to do about it; the CLI prints it as one
+line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EmbeddedServerError",
+    "NotFound",
+    "QueryError",
+    "ReplayRefused",
+    "ScheduleError",
+    "SettingsError",
+    "StalwartError",
+    "StoreUnavailable",
+    "TargetError",
+    "TaskOptionError",
+]
+
+
+class StalwartError(Exception):
+    """Root of every error Stalwart raises on purpose."""
+
+
+class SettingsError(StalwartError):
+    """A setting has a wrong value (names the variable, the value and what is expected)."""
+
+
+class TaskOptionError(StalwartError, TypeError):
+    """An option given to ``@app.task`` is unknown or has an invalid value."""
+
+
+class StoreUnavailable(StalwartError):
+    """A store (broker, coordination store, database) cannot be reached."""
+
+
+class EmbeddedServerError(StoreUnavailable):
+    """The embedded Valkey server could not be started, reached or stopped."""
+
+
+class TargetError(StalwartError):
+    """An ``-A MODULE:APP`` target cannot be imported or is not an app."""
+
+
+class NotFound(StalwartError, LookupError):
+    """A record asked for by id or name does not exist."""
+
+
+class ScheduleError(StalwartError, ValueError):
+    """A periodic schedule is invalid (cron, zone, task, timing) or its name is taken."""
+
+
+class QueryError(StalwartError, ValueError):
+    """A history query has an invalid filter (state, time range, cursor)."""
+
+
+class ReplayRefused(StalwartError):
+    """A dead letter was already replayed; replaying it again needs ``force``."""

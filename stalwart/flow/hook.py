@@ -1,0 +1,233 @@
+"""The flow-control hook: decides, before a task body runs, whether it may run now.
+
+One Redis round trip per execution (``lua/check.lua``) checks every limit the task
+has (429 pause, breaker, unique, concurrency, quota, throttle) and consumes them only
+if all pass; the window is pure calendar arithmetic and needs no round trip. A task
+that may not run now raises :class:`~stalwart.hooks.Deferred` with the earliest time
+worth trying again and the reason; the task class turns that into a reschedule that
+consumes no retry. After the body, one more round trip (``lua/finish.lua``) gives
+back what the run held (concurrency slot, unique lock) and reports to the breaker;
+tasks with only throttle/quota/window skip it, and it rides along with the next check
+of the same process when one comes within 10 ms (:mod:`.finisher`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import redis
+from celery.exceptions import Ignore, Reject, Retry
+
+from stalwart.flow.clock import clock_for
+from stalwart.flow.concurrency import LeaseKeeper
+from stalwart.flow.finisher import Finisher
+from stalwart.flow.keys import (
+    NONE,
+    REGISTRY,
+    breaker_key,
+    concurrency_key,
+    limit_scope,
+    pause_key,
+    quota_key,
+    throttle_key,
+)
+from stalwart.flow.retry_after import RetryAfter
+from stalwart.flow.scripts import execute, queue, script
+from stalwart.flow.unique import DUPLICATE_HEADER, UNIQUE_TTL, unique_digest
+from stalwart.hooks import Deferred, Outcome, ReturnResult, TaskCall, TaskHook
+
+if TYPE_CHECKING:
+    from stalwart.app import Stalwart
+    from stalwart.options import TaskOptions
+
+__all__ = ["ADMITTED_AT", "FlowHook"]
+
+# Attribute of ``task.request``: when flow control let this execution start (Redis clock).
+ADMITTED_AT = "stalwart_admitted_at"
+
+
+@dataclass
+class _Held:
+    """What an admitted execution holds until it ends."""
+
+    scope: str
+    unique: str
+    concurrency: bool
+
+
+class FlowHook(TaskHook):
+    """Throttle, quota, window, concurrency, unique and breaker, for every worker."""
+
+    def __init__(self, app: Stalwart) -> None:
+        self.app = app
+        self._client: redis.Redis | None = None
+        self._registered: set[str] = set()
+        self._leases: LeaseKeeper | None = None
+        self._finisher: Finisher | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        if self._client is None:
+            self._client = self.app.redis
+        return self._client
+
+    def before_execute(self, call: TaskCall) -> None:
+        options: TaskOptions = call.task.stalwart_options
+        if not options.has_flow_control:
+            return
+        request = call.task.request
+        owner = getattr(request, DUPLICATE_HEADER, None)
+        if options.unique and owner and owner != call.id:
+            raise ReturnResult(None)  # a second instance queued while the first was
+        clock = clock_for(self.app)
+        now = clock()
+        zone_name = self.app.settings.timezone
+        window = options.window
+        if window is not None:
+            zone = window.zone_or(zone_name)
+            opens = window.next_open(now, zone)
+            if opens is not None:
+                raise Deferred(time.time() + (opens - now), "window")
+        limit_key = options.limit_key.render(call.args, call.kwargs) if options.limit_key else ""
+        scope = limit_scope(call.name, limit_key)
+        lock = unique_digest(call.task, call.args, call.kwargs) if options.unique else NONE
+        quota_limit, quota_left, quota_counter = 0, 0.0, NONE
+        if options.quota is not None:
+            zone = window.zone_or(zone_name) if window is not None else _zone(zone_name)
+            period = options.quota.period(now, zone)
+            quota_limit, quota_left = options.quota.limit, max(0.0, period.ends_at - now)
+            quota_counter = quota_key(scope, period.label)
+        throttle, concurrency, breaker = options.throttle, options.concurrency, options.breaker
+        keys = [
+            pause_key(scope),
+            breaker_key(breaker.name) if breaker else NONE,
+            lock,
+            concurrency_key(scope) if concurrency else NONE,
+            quota_counter,
+            throttle_key(scope) if throttle else NONE,
+            throttle_key(scope) + ":next" if throttle else NONE,
+        ]
+        args: list[str | int | float] = [
+            call.id,
+            UNIQUE_TTL if options.unique else 0,
+            concurrency.limit if concurrency else 0,
+            concurrency.lease if concurrency else 0,
+            quota_limit,
+            repr(quota_left),
+            throttle.limit if throttle else 0,
+            throttle.period if throttle else 0,
+            breaker.reset_after if breaker else 0,
+            breaker.probe_lease if breaker else 0,
+        ]
+        check = script(self.client, "check")
+        finished = self._finisher.take() if self._finisher is not None else []
+        if scope in self._registered and not finished:
+            admitted, reason, wait, redis_now = check(keys=keys, args=args)
+        else:  # earlier executions' finishes ride along; a new scope is listed
+
+            def build(pipe: Any) -> None:
+                if finished:
+                    self._finish().queue(pipe, finished)
+                if scope not in self._registered:
+                    described = _describe(call.name, limit_key, options, zone_name)
+                    pipe.hset(REGISTRY, scope, json.dumps(described))
+                queue(pipe, self.client, "check", keys, args)
+
+            admitted, reason, wait, redis_now = execute(self.client, build)[-1]
+            self._registered.add(scope)
+        reason = _text(reason)
+        if reason == "duplicate":
+            raise ReturnResult(None)
+        if not int(admitted):
+            raise Deferred(time.time() + float(wait), reason)
+        setattr(request, ADMITTED_AT, float(redis_now))
+        if concurrency:
+            self._keeper().hold(keys[3], call.id, concurrency.lease)
+        call.state["flow"] = _Held(scope, lock if options.unique else "", bool(concurrency))
+
+    def after_execute(self, call: TaskCall, outcome: Outcome) -> None:
+        options: TaskOptions = call.task.stalwart_options
+        held: _Held | None = call.state.get("flow")
+        if held is None:
+            return
+        pause = 0.0
+        if isinstance(outcome.control, RetryAfter):
+            pause = outcome.control.seconds
+        waiting = isinstance(outcome.control, Deferred) or _is_retry(outcome.exc)
+        breaker = options.breaker
+        result = ""
+        if breaker is not None and outcome.control is None:
+            result = "fail" if _counts_as_failure(outcome.exc) else "ok"
+        release_unique = bool(held.unique) and not waiting
+        if not (held.concurrency or release_unique or result or pause):
+            return
+        if held.concurrency:
+            self._keeper().release(concurrency_key(held.scope), call.id)
+        finish: tuple[list[str], list[Any]] = (
+            [
+                concurrency_key(held.scope) if held.concurrency else NONE,
+                held.unique or NONE,
+                breaker_key(breaker.name) if breaker else NONE,
+                pause_key(held.scope),
+            ],
+            [
+                call.id,
+                int(held.concurrency),
+                int(release_unique),
+                result,
+                breaker.failures if breaker else 0,
+                breaker.reset_after if breaker else 0,
+                repr(pause),
+            ],
+        )
+        if release_unique:
+            # Sent now: a unique lock left pending by a stopping worker would block
+            # its arguments until the lock's TTL.
+            script(self.client, "finish")(keys=finish[0], args=finish[1])
+        else:
+            self._finish().add(*finish)
+
+    def _finish(self) -> Finisher:
+        if self._finisher is None:
+            self._finisher = Finisher(self.client)
+        return self._finisher
+
+    def _keeper(self) -> LeaseKeeper:
+        if self._leases is None:
+            self._leases = LeaseKeeper(self.client)
+        return self._leases
+
+
+def _describe(task: str, limit_key: str, options: TaskOptions, zone: str) -> dict[str, Any]:
+    if options.window is not None and options.window.tz is not None:
+        zone = options.window.tz
+    return {
+        "zone": zone,
+        "task": task,
+        "limit_key": limit_key,
+        "throttle": str(options.throttle) if options.throttle else None,
+        "quota": str(options.quota) if options.quota else None,
+        "concurrency": options.concurrency.limit if options.concurrency else None,
+        "breaker": options.breaker.name if options.breaker else None,
+        "window": repr(options.window) if options.window else None,
+    }
+
+
+def _is_retry(exc: BaseException | None) -> bool:
+    return isinstance(exc, Retry)
+
+
+def _counts_as_failure(exc: BaseException | None) -> bool:
+    return exc is not None and not isinstance(exc, Ignore | Reject)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

@@ -1,0 +1,78 @@
+"""The durable schedule: long deferrals wait in Redis, not in broker ETAs or workers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import redis
+
+from stalwart import Stalwart
+from stalwart.events import EVENT_STREAM, EventKind, decode_event
+from stalwart.flow.durable import SCHEDULE_KEY, schedule_for
+from stalwart.flow.pump import Pump
+from tests.flow.conftest import APP
+from tests.support.workers import WorkerProcess, wait_for
+
+
+def test_deferrals_keep_the_retry_count_and_the_task_then_succeeds(
+    start_worker: Callable[..., WorkerProcess],
+    tasks: SimpleNamespace,
+    records: Callable[[str], list[dict[str, Any]]],
+    redis_client: redis.Redis,
+) -> None:
+    start_worker(APP)
+    result = tasks.patient.delay(10)
+    assert result.get(timeout=60) == 0
+    runs = records("patient")
+    assert len(runs) == 11
+    assert all(run["retries"] == 0 for run in runs)
+    events = [decode_event(raw) for _, raw in redis_client.xrange(EVENT_STREAM)]
+    deferred = [e for e in events if e.kind is EventKind.DEFERRED and e.task_id == result.id]
+    assert len(deferred) == 10
+    assert all(e.fields["reason"] == "test" for e in deferred)
+
+
+def test_moved_messages_keep_their_priority_list(
+    start_worker: Callable[..., WorkerProcess],
+    client_app: Stalwart,
+    tasks: SimpleNamespace,
+    records: Callable[[str], list[dict[str, Any]]],
+    redis_client: redis.Redis,
+) -> None:
+    schedule = schedule_for(client_app)
+    for priority in (0, 9):
+        signature = tasks.plain.signature((priority,), priority=priority)
+        schedule.add(signature, 0.0)
+    members = redis_client.zrange(SCHEDULE_KEY, 0, -1)
+    lists = sorted(m.split(b":", 1)[1][: int(m.split(b":", 1)[0])] for m in members)
+    assert lists == [b"celery", b"celery\x06\x169"]
+    assert Pump(client_app).move_due() == 2
+    assert redis_client.llen("celery") == 1
+    assert redis_client.llen("celery\x06\x169") == 1
+    start_worker(APP)
+    wait_for(lambda: len(records("plain")) == 2, 30, what="both moved messages to run")
+    assert sorted(r["priority"] for r in records("plain")) == [0, 9]
+
+
+def test_many_pumps_move_each_message_exactly_once(
+    client_app: Stalwart, tasks: SimpleNamespace, redis_client: redis.Redis
+) -> None:
+    import threading
+
+    schedule = schedule_for(client_app)
+    for n in range(300):
+        schedule.add(tasks.plain.signature((n,)), 0.0)
+    pumps = [Pump(client_app) for _ in range(6)]
+    moved: list[int] = []
+    threads = [threading.Thread(target=lambda p=p: moved.append(p.move_due())) for p in pumps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(moved) == 300
+    assert redis_client.llen("celery") == 300
+    assert redis_client.zcard(SCHEDULE_KEY) == 0
+    time.sleep(0)
