@@ -27,4 +27,5 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path) -> None:
     assert "no process left running" in result.stdout
     data_dir = (tmp_path / ".stalwart").resolve()
     assert (data_dir / "stalwart.db").exists()
-    assert processes_using(data_dir) == []
+    left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes() for pid in processes_using(data_dir)}
+    assert left == {}, result.stdout

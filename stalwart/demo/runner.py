@@ -121,14 +121,28 @@ def _wait_for_worker(app: Stalwart, worker: subprocess.Popen[bytes], timeout: fl
         time.sleep(0.1)
 
 
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+def _stop_worker(worker: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Stop the worker's whole process group (pool children, recorder) and wait for it."""
     if worker.poll() is None:
         os.killpg(worker.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(30)
+            worker.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while _group_alive(worker.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # children finishing their shutdown after the main process
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _drain(workload: Workload, timeout: float) -> None:

@@ -22,6 +22,7 @@ from stalwart.settings import Settings
 __all__ = ["EmbeddedServer", "attach"]
 
 START_TIMEOUT = 15.0
+OTHER_USERS_GRACE = 3.0  # seconds detach(wait) waits for other users to exit
 
 
 class EmbeddedServer:
@@ -38,14 +39,23 @@ class EmbeddedServer:
     def detach(self, wait: float = 0.0) -> None:
         """Stop being a user; the keeper stops the server once nobody is left.
 
-        With ``wait`` > 0 and no other user left, wait up to that many seconds for the
-        keeper (and so the server) to be gone, so a command can exit leaving nothing.
+        With ``wait`` > 0, wait up to that many seconds for the keeper (and so the
+        server) to be gone, so a command can exit leaving nothing. Other users that are
+        still exiting (a worker's last children) are waited for; users that stay longer
+        than :data:`OTHER_USERS_GRACE` are not: the server is theirs to keep.
         """
         self._registration.release()
-        if wait <= 0 or live_users(self.paths.users):
+        if wait <= 0:
             return
         deadline = time.monotonic() + wait
+        others_since: float | None = None
         while _keeper_alive(self.paths) and time.monotonic() < deadline:
+            if live_users(self.paths.users):
+                others_since = others_since or time.monotonic()
+                if time.monotonic() - others_since > OTHER_USERS_GRACE:
+                    return
+            else:
+                others_since = None
             time.sleep(0.05)
 
 
