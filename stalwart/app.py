@@ -10,6 +10,8 @@ from typing import Any, overload
 
 import redis
 from celery import Celery
+from celery.app import backends
+from celery.backends.redis import RedisBackend as CeleryRedisBackend
 from sqlalchemy.engine import Engine
 
 from stalwart.coordination import connect
@@ -22,6 +24,7 @@ from stalwart.errors import SettingsError
 from stalwart.hooks import HookChain
 from stalwart.options import split_task_options
 from stalwart.reliability.progress import Progress, read_progress
+from stalwart.results import RedisBackend as ResultsRedisBackend
 from stalwart.services import Service
 from stalwart.settings import Settings
 from stalwart.task import StalwartTask
@@ -174,5 +177,9 @@ class Stalwart(Celery):  # type: ignore[misc]
         return connection
 
     def _get_backend(self) -> Any:
+        """Celery's backend; its Redis one is :class:`stalwart.results.RedisBackend`."""
         self.ensure_stores()
-        return super()._get_backend()
+        backend, url = backends.by_url(self.backend_cls or self.conf.result_backend, self.loader)
+        if backend is CeleryRedisBackend:
+            backend = ResultsRedisBackend  # carries Stalwart's per-task writes (see the module)
+        return backend(app=self, url=url)

@@ -19,7 +19,15 @@ import redis
 
 from stalwart.coordination import key
 
-__all__ = ["EVENT_STREAM", "EventKind", "TaskEvent", "append_event", "decode_event"]
+__all__ = [
+    "EVENT_STREAM",
+    "EventKind",
+    "TaskEvent",
+    "append_event",
+    "decode_entry",
+    "decode_event",
+    "encode_batch",
+]
 
 EVENT_STREAM = key("events")
 DEFAULT_MAXLEN = 1_000_000
@@ -66,6 +74,31 @@ def append_event(
 ) -> Any:
     """XADD the event (approximately trimmed to ``maxlen``). Pass a pipeline to batch it."""
     return client.xadd(EVENT_STREAM, event.encode(), maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+
+
+def encode_batch(events: list[tuple[str, TaskEvent]]) -> dict[str, str]:
+    """One stream entry carrying many ``(event id, event)`` pairs (one XADD per flush).
+
+    A stream entry costs Redis and the recorder about as much as a small event does,
+    so the per-process buffers send what accumulated as one entry instead of one each.
+    """
+    rows = [[eid, e.kind.value, e.task_id, e.name, e.at, e.fields] for eid, e in events]
+    return {"batch": json.dumps(rows, default=str, separators=(",", ":"))}
+
+
+def decode_entry(raw: dict[bytes, bytes]) -> list[tuple[str | None, TaskEvent]]:
+    """The ``(event id or None, event)`` pairs of a stream entry (a batch or one event).
+
+    Raises ``KeyError``, ``ValueError`` or ``TypeError`` for a malformed entry.
+    """
+    batch = raw.get(b"batch")
+    if batch is None:
+        eid = raw.get(b"eid")
+        return [(eid.decode() if eid else None, decode_event(raw))]
+    return [
+        (str(eid), TaskEvent(EventKind(kind), str(task_id), str(name), float(at), dict(fields)))
+        for eid, kind, task_id, name, at, fields in json.loads(batch)
+    ]
 
 
 def decode_event(raw: dict[bytes, bytes]) -> TaskEvent:

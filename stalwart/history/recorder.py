@@ -31,7 +31,7 @@ import sqlalchemy.exc
 from sqlalchemy.engine import Engine
 
 from stalwart.coordination import as_text
-from stalwart.events import EVENT_STREAM, decode_event
+from stalwart.events import EVENT_STREAM, decode_entry
 from stalwart.history.writer import StreamEvent, write_batch
 from stalwart.services import Service
 
@@ -121,7 +121,7 @@ class Recorder(Service):
             deleted = reply[2] if len(reply) > 2 else []
             if deleted:  # trimmed from the stream before anyone recorded them
                 self.client.xack(EVENT_STREAM, GROUP, *deleted)
-                log.warning("%d task events were trimmed before being recorded", len(deleted))
+                log.warning("%d stream entries were trimmed before being recorded", len(deleted))
             entries = [e for e in entries if e and e[1]]
             if entries:
                 log.info("recorder %s claimed %d pending events", self.consumer, len(entries))
@@ -174,8 +174,7 @@ class Recorder(Service):
             return 0
         if self.on_batch is not None:
             self.on_batch("read", entries)
-        events = [_decode(entry) for entry in entries]
-        good = [e for e in events if e is not None]
+        good = [event for entry in entries for event in _decode(entry)]
         try:
             with self.engine.begin() as db:
                 write_batch(db, good)
@@ -188,8 +187,8 @@ class Recorder(Service):
         if self.on_batch is not None:
             self.on_batch("committed", entries)
         self.client.xack(EVENT_STREAM, GROUP, *[entry[0] for entry in entries])
-        self.recorded += len(entries)
-        return len(entries)
+        self.recorded += len(good)
+        return len(good)
 
     def _write_one_by_one(self, events: list[StreamEvent]) -> None:
         for event in events:
@@ -203,12 +202,11 @@ class Recorder(Service):
                 log.exception("dropping unrecordable event %s of %s", event.seq, event.event)
 
 
-def _decode(entry: Entry) -> StreamEvent | None:
+def _decode(entry: Entry) -> list[StreamEvent]:
     entry_id, raw = entry
     try:
-        event = decode_event(raw)
-    except (KeyError, ValueError, UnicodeDecodeError):
-        log.warning("skipping malformed event %s: %r", as_text(entry_id), raw)
-        return None
-    eid = raw.get(b"eid")
-    return StreamEvent(as_text(eid) if eid else as_text(entry_id), event)
+        events = decode_entry(raw)
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError):
+        log.warning("skipping malformed stream entry %s: %r", as_text(entry_id), raw)
+        return []
+    return [StreamEvent(eid or as_text(entry_id), event) for eid, event in events]

@@ -33,11 +33,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
+from celery import signals
 from kombu.utils.json import dumps, loads
 
 from stalwart.coordination import as_text, key
 from stalwart.errors import StalwartError, StoreUnavailable
 from stalwart.hooks import Deferred, Outcome, ReturnResult, TaskCall, TaskHook
+from stalwart.results import Rider, carry, send_stranded, withdraw
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
@@ -48,6 +50,7 @@ __all__ = [
     "TTL_HEADER",
     "Claim",
     "Idempotency",
+    "connect_signals",
     "current_claim",
     "idempotent_pipeline",
 ]
@@ -100,7 +103,7 @@ class Claim:
         return key("idem", self.key, "effects")
 
 
-def _requested(task: StalwartTask, call: TaskCall) -> Claim | None:
+def _requested(task: StalwartTask, args: Any, kwargs: Any) -> Claim | None:
     options = task.stalwart_options
     headers = task.request.headers or {}
     header_key = headers.get(KEY_HEADER)
@@ -108,9 +111,7 @@ def _requested(task: StalwartTask, call: TaskCall) -> Claim | None:
         ttl = headers.get(TTL_HEADER) or options.idempotency_ttl
         return Claim(str(header_key), int(ttl))
     if options.idempotency_key is not None:
-        return Claim(
-            options.idempotency_key.render(call.args, call.kwargs), options.idempotency_ttl
-        )
+        return Claim(options.idempotency_key.render(args, kwargs), options.idempotency_ttl)
     return None
 
 
@@ -118,6 +119,19 @@ def _lease_ms(task: StalwartTask, app: Stalwart) -> int:
     hard = (task.request.timelimit or (None, None))[0] or task.time_limit
     hard = hard or app.conf.task_time_limit or app.settings.task_time_limit
     return int((float(hard) + LEASE_MARGIN) * 1000)
+
+
+@dataclass(eq=False)
+class _EarlyClaim:
+    """The claim script sent with Celery's ``STARTED`` write (see :func:`_claim_early`)."""
+
+    claim: Claim
+    rider: Rider
+    reply: Any = None
+    used: bool = False
+
+    def answer(self, reply: Any) -> None:
+        self.reply = reply
 
 
 class Idempotency(TaskHook):
@@ -129,16 +143,10 @@ class Idempotency(TaskHook):
         self._finish = app.redis.register_script(_FINISH)
 
     def before_execute(self, call: TaskCall) -> None:
-        claim = _requested(call.task, call)
+        claim = _requested(call.task, call.args, call.kwargs)
         if claim is None:
             return
-        try:
-            status, value = self._claim(
-                keys=[claim.done_key, claim.lease_key],
-                args=[call.id, _lease_ms(call.task, self.app)],
-            )
-        except redis.RedisError as exc:
-            raise StoreUnavailable(f"idempotency: coordination store unreachable: {exc}") from exc
+        status, value = self._claim_reply(call, claim)
         if status == _DONE:
             raise ReturnResult(loads(as_text(value)))  # type: ignore[no-untyped-call]
         if status == _BUSY:
@@ -146,6 +154,22 @@ class Idempotency(TaskHook):
             raise Deferred(time.time() + wait, f"idempotency key {claim.key!r} is running")
         call.state[_STATE] = claim
         call.task.request.stalwart_claim = claim
+
+    def _claim_reply(self, call: TaskCall, claim: Claim) -> tuple[int, Any]:
+        early: _EarlyClaim | None = getattr(call.task.request, "stalwart_early_claim", None)
+        if early is not None:
+            early.used = True
+            withdraw(early.rider)  # not sent (no STARTED write): never send it later
+            if early.claim == claim and early.rider.sent and isinstance(early.reply, list):
+                return int(early.reply[0]), early.reply[1]
+        try:
+            status, value = self._claim(
+                keys=[claim.done_key, claim.lease_key],
+                args=[call.id, _lease_ms(call.task, self.app)],
+            )
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"idempotency: coordination store unreachable: {exc}") from exc
+        return int(status), value
 
     def after_execute(self, call: TaskCall, outcome: Outcome) -> None:
         claim: Claim | None = call.state.get(_STATE)
@@ -158,7 +182,58 @@ class Idempotency(TaskHook):
             except (TypeError, ValueError):
                 log.warning("result of %s[%s] is not JSON; duplicates get null", call.name, call.id)
                 result = "null"
-        self._finish(keys=[claim.done_key, claim.lease_key], args=[call.id, result, claim.ttl])
+        keys = [claim.done_key, claim.lease_key]
+        args: list[str | int] = [call.id, result, claim.ttl]
+        # A success's result is stored in the same round trip as Celery's own result
+        # (before the message is acknowledged); a failure releases the lease at once.
+        if not (outcome.succeeded and carry(self.app, Rider(_FINISH, keys, args))):
+            self._finish(keys=keys, args=args)
+
+
+def _claim_early(sender: Any = None, args: Any = None, kwargs: Any = None, **_: Any) -> None:
+    """``task_prerun``: send the claim with Celery's ``STARTED`` write (no round trip).
+
+    Celery writes ``STARTED`` right after this signal; the claim script rides in that
+    pipeline and :meth:`Idempotency.before_execute` reads its reply. Without such a write
+    (``task_track_started`` off) the rider is withdrawn and the hook claims by itself.
+    """
+    task = sender
+    if not hasattr(task, "stalwart_options") or not hasattr(task.app, "hook_chain"):
+        return
+    claim = _requested(task, args or (), kwargs or {})
+    if claim is None:
+        return
+    rider = Rider(
+        _CLAIM,
+        [claim.done_key, claim.lease_key],
+        [task.request.id, _lease_ms(task, task.app)],
+        required=False,
+    )
+    early = _EarlyClaim(claim, rider)
+    rider.on_reply = early.answer
+    if carry(task.app, rider):
+        task.request.stalwart_early_claim = early
+
+
+def _after_task(sender: Any = None, task_id: str | None = None, **_: Any) -> None:
+    """``task_postrun``: send what no result write carried; free an unused early lease."""
+    task = sender
+    if not hasattr(task, "stalwart_options") or not hasattr(task.app, "hook_chain"):
+        return
+    client = task.app.redis
+    send_stranded(client)
+    early: _EarlyClaim | None = getattr(task.request, "stalwart_early_claim", None)
+    if early is None or early.used or not isinstance(early.reply, list):
+        return
+    if int(early.reply[0]) == _CLAIMED:  # an outer hook ended the call before the claim
+        claim = early.claim
+        client.eval(_FINISH, 2, claim.done_key, claim.lease_key, str(task_id), "", claim.ttl)
+
+
+def connect_signals() -> None:
+    """Connect the prerun/postrun receivers (idempotent: weak=False, one uid each)."""
+    signals.task_prerun.connect(_claim_early, weak=False, dispatch_uid="stalwart.idem.claim")
+    signals.task_postrun.connect(_after_task, weak=False, dispatch_uid="stalwart.idem.after")
 
 
 def current_claim(task: StalwartTask) -> Claim | None:

@@ -10,7 +10,7 @@ from typing import Any
 import redis
 
 from stalwart import Stalwart
-from stalwart.events import EVENT_STREAM, EventKind, decode_event
+from stalwart.events import EVENT_STREAM, EventKind, decode_entry
 from stalwart.flow.durable import SCHEDULE_KEY, schedule_for
 from stalwart.flow.pump import Pump
 from tests.flow.conftest import APP
@@ -29,7 +29,7 @@ def test_deferrals_keep_the_retry_count_and_the_task_then_succeeds(
     runs = records("patient")
     assert len(runs) == 11
     assert all(run["retries"] == 0 for run in runs)
-    events = [decode_event(raw) for _, raw in redis_client.xrange(EVENT_STREAM)]
+    events = [e for _, raw in redis_client.xrange(EVENT_STREAM) for _, e in decode_entry(raw)]
     deferred = [e for e in events if e.kind is EventKind.DEFERRED and e.task_id == result.id]
     assert len(deferred) == 10
     assert all(e.fields["reason"] == "test" for e in deferred)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from stalwart import Stalwart
-from stalwart.events import EVENT_STREAM, EventKind, decode_event
+from stalwart.events import EVENT_STREAM, EventKind, decode_entry
 from stalwart.flow.breaker import read_breaker
 from stalwart.flow.durable import SCHEDULE_KEY
 from stalwart.settings import Settings
@@ -27,7 +27,7 @@ NY = ZoneInfo("America/New_York")
 
 
 def deferrals(client: redis.Redis, task_id: str | None = None) -> list[Any]:
-    events = [decode_event(raw) for _, raw in client.xrange(EVENT_STREAM)]
+    events = [e for _, raw in client.xrange(EVENT_STREAM) for _, e in decode_entry(raw)]
     return [
         e
         for e in events

@@ -13,7 +13,7 @@ import redis
 
 from stalwart import Stalwart
 from stalwart.audit import list_actions
-from stalwart.events import EVENT_STREAM, EventKind, decode_event
+from stalwart.events import EVENT_STREAM, EventKind, decode_entry
 from stalwart.settings import Settings
 from tests.support.services import RedisServer
 from tests.support.workers import WorkerProcess, wait_for
@@ -71,7 +71,7 @@ def test_dead_letter_survives_restarts_and_replays_once(
         assert app.AsyncResult(new_id).get(timeout=60) == "fixed f1"
         assert int(client.get("t:fixed-runs:f1") or 0) == 1
         assert app.dead_letters.get(letter.id).replayed_as == new_id
-        events = [decode_event(raw) for _, raw in client.xrange(EVENT_STREAM)]
+        events = [e for _, raw in client.xrange(EVENT_STREAM) for _, e in decode_entry(raw)]
         replayed = [e for e in events if e.kind is EventKind.REPLAYED]
         assert [(e.task_id, e.fields["replay_of"]) for e in replayed] == [(new_id, failed.id)]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import redis
 
 from stalwart import Stalwart
-from stalwart.events import EVENT_STREAM, EventKind, decode_event
+from stalwart.events import EVENT_STREAM, EventKind, decode_entry
 from stalwart.settings import Settings
 from tests.support.workers import WorkerProcess
 
@@ -24,7 +24,7 @@ def test_progress_is_stored_and_evented(
     assert (progress.current, progress.total, progress.message) == (50, 50, "step 50")
     assert progress.fraction == 1.0
     assert app.progress("never-ran") is None
-    events = [decode_event(raw) for _, raw in redis_client.xrange(EVENT_STREAM)]
+    events = [e for _, raw in redis_client.xrange(EVENT_STREAM) for _, e in decode_entry(raw)]
     mine = [e for e in events if e.kind is EventKind.PROGRESS and e.task_id == result.id]
     # Thinned (one per second per task, plus the final one), never one per call.
     assert 1 <= len(mine) < 50 and mine[-1].fields["current"] == 50

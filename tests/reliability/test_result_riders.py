@@ -1,0 +1,70 @@
+"""Stalwart's per-task writes ride in Celery's result writes (stalwart/results.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+
+from stalwart import Stalwart
+from stalwart.results import RedisBackend, Rider, carry, send_stranded
+from stalwart.settings import Settings
+
+INCR = "return redis.call('INCR', KEYS[1])"
+
+
+def test_a_rider_is_sent_with_the_next_result_write(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    app = Stalwart("riders", settings=settings)
+    assert isinstance(app.backend, RedisBackend)
+    replies: list[object] = []
+    rider = Rider(INCR, ["t:rider"], [], on_reply=replies.append)
+    assert carry(app, rider)
+    assert redis_client.get("t:rider") is None  # nothing sent yet
+
+    app.backend.store_result("task-1", 42, "SUCCESS")
+    assert rider.sent and replies == [1]
+    assert redis_client.get("t:rider") == b"1"
+    assert app.AsyncResult("task-1").result == 42
+    app.backend.store_result("task-2", 43, "SUCCESS")
+    assert redis_client.get("t:rider") == b"1"  # sent once, not with every write
+
+
+def test_a_result_backend_on_another_server_carries_nothing(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    app = Stalwart("riders", settings=make_settings())
+    other_db = (int(redis_url.rsplit("/", 1)[1]) % 15) + 1
+    app.conf.result_backend = redis_url.rsplit("/", 1)[0] + f"/{other_db}"
+    assert not carry(app, Rider(INCR, ["t:rider"], []))
+
+
+def test_a_required_rider_no_write_carried_is_sent_at_the_end(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    app = Stalwart("riders", settings=settings)
+    required, optional = Rider(INCR, ["t:required"], []), Rider(INCR, ["t:optional"], [], False)
+    assert carry(app, required) and carry(app, optional)
+    send_stranded(app.redis)
+    assert required.sent and not optional.sent
+    assert redis_client.get("t:required") == b"1"
+    assert redis_client.get("t:optional") is None
+    app.backend.store_result("task-3", 1, "SUCCESS")
+    assert redis_client.get("t:optional") is None  # dropped, never sent later
+
+
+def test_idempotency_claims_by_itself_without_a_started_write(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """Eager calls write no STARTED state: the early claim is withdrawn, the hook claims."""
+    app = Stalwart("riders", settings=settings)
+    app.conf.task_always_eager = True
+
+    @app.task(name="riders.once", idempotency_key="once:{n}")
+    def once(n: int) -> int:
+        return int(redis_client.incr(f"t:once:{n}"))
+
+    assert once.delay(1).get() == 1
+    assert once.delay(1).get() == 1  # the first run's result, without running
+    assert redis_client.get("t:once:1") == b"1"
