@@ -102,12 +102,39 @@ class TaskHook:
     def after_execute(self, call: TaskCall, outcome: Outcome) -> None:
         """Called after the body or an early end (always paired with before_execute)."""
 
+    def prepare(self, call: TaskCall) -> None:
+        """Called at ``task_prerun``, before Celery writes the ``STARTED`` state.
+
+        A hook may queue :class:`~stalwart.results.Rider` scripts here, sent in that
+        write's round trip, and read their replies in :meth:`before_execute` (store
+        them on ``call.task.request``: the call object is not the same). Must not end
+        the call; without a ``STARTED`` write the riders are never sent.
+        """
+
+    def finalize(self, call: TaskCall) -> None:
+        """Called at ``task_postrun``, after the result is stored: undo what
+        :meth:`prepare` took if :meth:`before_execute` never used it."""
+
 
 class HookChain:
     """Runs hooks around task bodies."""
 
     def __init__(self, hooks: Sequence[TaskHook]) -> None:
         self.hooks = tuple(hooks)
+
+    def prepare(self, call: TaskCall) -> None:
+        for hook in self.hooks:
+            try:
+                hook.prepare(call)
+            except Exception:
+                log.exception("hook %s failed preparing %s[%s]", hook, call.name, call.id)
+
+    def finalize(self, call: TaskCall) -> None:
+        for hook in reversed(self.hooks):
+            try:
+                hook.finalize(call)
+            except Exception:
+                log.exception("hook %s failed finalizing %s[%s]", hook, call.name, call.id)
 
     def run(self, call: TaskCall, body: Callable[[], Any]) -> Any:
         entered: list[TaskHook] = []

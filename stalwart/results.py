@@ -29,7 +29,7 @@ from celery.exceptions import BackendStoreError
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
 
-__all__ = ["RedisBackend", "Rider", "carry", "send_stranded", "withdraw"]
+__all__ = ["RedisBackend", "Rider", "can_carry", "carry", "send_stranded", "withdraw"]
 
 
 @dataclass(eq=False)
@@ -64,10 +64,15 @@ def _pending() -> list[Rider]:
     return pending
 
 
+def can_carry(app: Stalwart) -> bool:
+    """True if ``app``'s result writes can carry riders to its coordination store."""
+    backend = app.backend
+    return isinstance(backend, RedisBackend) and backend.shares_server_with(app.redis)
+
+
 def carry(app: Stalwart, rider: Rider) -> bool:
     """Queue ``rider`` for this thread's next result write; False if it cannot ride."""
-    backend = app.backend
-    if not isinstance(backend, RedisBackend) or not backend.shares_server_with(app.redis):
+    if not can_carry(app):
         return False
     _pending().append(rider)
     return True
@@ -82,11 +87,12 @@ def withdraw(rider: Rider) -> bool:
     return False
 
 
-def send_stranded(client: redis.Redis) -> None:
+def send_stranded(app: Stalwart) -> None:
     """At the end of a task: send required riders no result write carried, drop the rest."""
     pending = _pending()
     if not pending:
         return
+    client = app.redis
     riders = [rider for rider in pending if rider.required]
     pending.clear()
     if not riders:

@@ -6,7 +6,7 @@ import time
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from celery import Task
+from celery import Task, signals
 
 from stalwart.hooks import Deferred, TaskCall
 from stalwart.options import TaskOptions
@@ -14,11 +14,12 @@ from stalwart.reliability.failure import handle_failure
 from stalwart.reliability.idempotency import idempotent_pipeline
 from stalwart.reliability.progress import Progress, report_progress
 from stalwart.reschedule import defer_current
+from stalwart.results import send_stranded
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
 
-__all__ = ["StalwartTask"]
+__all__ = ["StalwartTask", "connect_signals"]
 
 
 class StalwartTask(Task):  # type: ignore[misc]
@@ -48,3 +49,26 @@ class StalwartTask(Task):  # type: ignore[misc]
         """A Redis transaction applied at most once per idempotency key (see
         :func:`stalwart.reliability.idempotency.idempotent_pipeline`)."""
         return idempotent_pipeline(self)
+
+
+def _prepare(sender: Any = None, args: Any = None, kwargs: Any = None, **_: Any) -> None:
+    """``task_prerun`` (before Celery writes ``STARTED``): the hooks' :meth:`prepare`."""
+    if isinstance(sender, StalwartTask):
+        call = TaskCall(task=sender, args=tuple(args or ()), kwargs=dict(kwargs or {}))
+        sender.app.hook_chain.prepare(call)
+
+
+def _finalize(sender: Any = None, args: Any = None, kwargs: Any = None, **_: Any) -> None:
+    """``task_postrun`` (after the result is stored): the hooks' :meth:`finalize`."""
+    if isinstance(sender, StalwartTask):
+        call = TaskCall(task=sender, args=tuple(args or ()), kwargs=dict(kwargs or {}))
+        try:
+            sender.app.hook_chain.finalize(call)
+        finally:
+            send_stranded(sender.app)  # required riders no result write carried
+
+
+def connect_signals() -> None:
+    """Connect the prerun/postrun receivers that drive the hooks' prepare/finalize."""
+    signals.task_prerun.connect(_prepare, weak=False, dispatch_uid="stalwart.hooks.prepare")
+    signals.task_postrun.connect(_finalize, weak=False, dispatch_uid="stalwart.hooks.finalize")

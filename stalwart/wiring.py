@@ -17,9 +17,9 @@ from stalwart.history.recording import connect_signals as connect_recording
 from stalwart.history.retention import Retention
 from stalwart.hooks import TaskHook
 from stalwart.reliability.idempotency import Idempotency
-from stalwart.reliability.idempotency import connect_signals as connect_idempotency
 from stalwart.reliability.poison import PoisonCap
 from stalwart.services import Service
+from stalwart.task import connect_signals as connect_hook_signals
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
@@ -42,7 +42,7 @@ def connect_signals() -> None:
     """Connect Stalwart's Celery signal receivers (called by every Stalwart app)."""
     connect_recording()
     connect_unique()
-    connect_idempotency()
+    connect_hook_signals()
 
 
 def background_services(app: Stalwart) -> list[Service]:

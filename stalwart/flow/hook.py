@@ -36,9 +36,10 @@ from stalwart.flow.keys import (
     throttle_key,
 )
 from stalwart.flow.retry_after import RetryAfter
-from stalwart.flow.scripts import execute, queue, script
+from stalwart.flow.scripts import execute, queue, script, source
 from stalwart.flow.unique import DUPLICATE_HEADER, UNIQUE_TTL, unique_digest
 from stalwart.hooks import Deferred, Outcome, ReturnResult, TaskCall, TaskHook
+from stalwart.results import Rider, can_carry, carry, withdraw
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
@@ -48,6 +49,30 @@ __all__ = ["ADMITTED_AT", "FlowHook"]
 
 # Attribute of ``task.request``: when flow control let this execution start (Redis clock).
 ADMITTED_AT = "stalwart_admitted_at"
+
+
+@dataclass
+class _Plan:
+    """One execution's check: the keys and arguments of ``lua/check.lua``."""
+
+    scope: str
+    limit_key: str
+    lock: str
+    keys: list[str]
+    args: list[str | int | float]
+
+
+@dataclass(eq=False)
+class _EarlyCheck:
+    """The check sent with Celery's ``STARTED`` write (see :meth:`FlowHook.prepare`)."""
+
+    keys: list[str]
+    rider: Rider
+    reply: Any = None
+    used: bool = False
+
+    def answer(self, reply: Any) -> None:
+        self.reply = reply
 
 
 @dataclass
@@ -75,10 +100,9 @@ class FlowHook(TaskHook):
             self._client = self.app.redis
         return self._client
 
-    def before_execute(self, call: TaskCall) -> None:
+    def _plan(self, call: TaskCall) -> _Plan:
+        """The check of this execution; raises if it must not run or be checked now."""
         options: TaskOptions = call.task.stalwart_options
-        if not options.has_flow_control:
-            return
         request = call.task.request
         owner = getattr(request, DUPLICATE_HEADER, None)
         if options.unique and owner and owner != call.id:
@@ -123,31 +147,102 @@ class FlowHook(TaskHook):
             breaker.reset_after if breaker else 0,
             breaker.probe_lease if breaker else 0,
         ]
-        check = script(self.client, "check")
+        return _Plan(scope, limit_key, lock, keys, args)
+
+    def prepare(self, call: TaskCall) -> None:
+        """Send the check with Celery's ``STARTED`` write: no round trip of its own.
+
+        Only for a first delivery (the poison cap, the one hook before this one, acts
+        on redeliveries only) of a task without ``unique`` or ``breaker`` (their checks
+        keep their own round trip), in a scope this process has listed already.
+        """
+        options: TaskOptions = call.task.stalwart_options
+        request = call.task.request
+        if not options.has_flow_control or options.unique or options.breaker:
+            return
+        if (request.delivery_info or {}).get("redelivered") or not can_carry(self.app):
+            return
+        try:
+            plan = self._plan(call)
+        except (Deferred, ReturnResult):
+            return  # before_execute decides again
+        if plan.scope not in self._registered:
+            return
         finished = self._finisher.take() if self._finisher is not None else []
-        if scope in self._registered and not finished:
-            admitted, reason, wait, redis_now = check(keys=keys, args=args)
-        else:  # earlier executions' finishes ride along; a new scope is listed
+        for keys, args in finished:  # before the check: a slot given back counts now
+            carry(self.app, Rider(source("finish"), keys, list(args)))
+        early = _EarlyCheck(plan.keys, Rider(source("check"), plan.keys, list(plan.args), False))
+        early.rider.on_reply = early.answer
+        if carry(self.app, early.rider):
+            request.stalwart_early_check = early
 
-            def build(pipe: Any) -> None:
-                if finished:
-                    self._finish().queue(pipe, finished)
-                if scope not in self._registered:
-                    described = _describe(call.name, limit_key, options, zone_name)
-                    pipe.hset(REGISTRY, scope, json.dumps(described))
-                queue(pipe, self.client, "check", keys, args)
-
-            admitted, reason, wait, redis_now = execute(self.client, build)[-1]
-            self._registered.add(scope)
+    def before_execute(self, call: TaskCall) -> None:
+        options: TaskOptions = call.task.stalwart_options
+        if not options.has_flow_control:
+            return
+        request = call.task.request
+        plan = self._plan(call)
+        reply = self._early_reply(call, plan)
+        if reply is None:
+            reply = self._check(call, plan, options)
+        admitted, reason, wait, redis_now = reply
         reason = _text(reason)
         if reason == "duplicate":
             raise ReturnResult(None)
         if not int(admitted):
             raise Deferred(time.time() + float(wait), reason)
         setattr(request, ADMITTED_AT, float(redis_now))
+        concurrency = options.concurrency
         if concurrency:
-            self._keeper().hold(keys[3], call.id, concurrency.lease)
-        call.state["flow"] = _Held(scope, lock if options.unique else "", bool(concurrency))
+            self._keeper().hold(plan.keys[3], call.id, concurrency.lease)
+        unique = plan.lock if options.unique else ""
+        call.state["flow"] = _Held(plan.scope, unique, bool(concurrency))
+
+    def _early_reply(self, call: TaskCall, plan: _Plan) -> list[Any] | None:
+        early: _EarlyCheck | None = getattr(call.task.request, "stalwart_early_check", None)
+        if early is None:
+            return None
+        early.used = True
+        withdraw(early.rider)  # not sent (no STARTED write): never send it later
+        if early.keys == plan.keys and early.rider.sent and isinstance(early.reply, list):
+            return early.reply
+        if early.rider.sent and isinstance(early.reply, list) and int(early.reply[0]):
+            self._give_back(call, early.keys)  # admitted under other keys (a new quota day)
+        return None
+
+    def _check(self, call: TaskCall, plan: _Plan, options: TaskOptions) -> list[Any]:
+        check = script(self.client, "check")
+        finished = self._finisher.take() if self._finisher is not None else []
+        scope = plan.scope
+        if scope in self._registered and not finished:
+            return list(check(keys=plan.keys, args=plan.args))
+
+        def build(pipe: Any) -> None:  # earlier executions' finishes ride along
+            if finished:
+                self._finish().queue(pipe, finished)
+            if scope not in self._registered:  # a new scope is listed
+                zone_name = self.app.settings.timezone
+                described = _describe(call.name, plan.limit_key, options, zone_name)
+                pipe.hset(REGISTRY, scope, json.dumps(described))
+            queue(pipe, self.client, "check", plan.keys, plan.args)
+
+        reply = execute(self.client, build)[-1]
+        self._registered.add(scope)
+        return list(reply)
+
+    def finalize(self, call: TaskCall) -> None:
+        """Give back a slot :meth:`prepare` took if the call ended before this hook."""
+        early: _EarlyCheck | None = getattr(call.task.request, "stalwart_early_check", None)
+        if early is None or early.used or not isinstance(early.reply, list):
+            return
+        if int(early.reply[0]):
+            self._give_back(call, early.keys)
+
+    def _give_back(self, call: TaskCall, keys: list[str]) -> None:
+        if keys[3] == NONE:
+            return  # throttle and quota units are spent at admission, like a run
+        finish = [keys[3], NONE, NONE, keys[0]]
+        script(self.client, "finish")(keys=finish, args=[call.id, 1, 0, "", 0, 0, "0"])
 
     def after_execute(self, call: TaskCall, outcome: Outcome) -> None:
         options: TaskOptions = call.task.stalwart_options

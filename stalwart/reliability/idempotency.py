@@ -33,13 +33,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis
-from celery import signals
 from kombu.utils.json import dumps, loads
 
 from stalwart.coordination import as_text, key
 from stalwart.errors import StalwartError, StoreUnavailable
 from stalwart.hooks import Deferred, Outcome, ReturnResult, TaskCall, TaskHook
-from stalwart.results import Rider, carry, send_stranded, withdraw
+from stalwart.results import Rider, carry, withdraw
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
@@ -50,7 +49,6 @@ __all__ = [
     "TTL_HEADER",
     "Claim",
     "Idempotency",
-    "connect_signals",
     "current_claim",
     "idempotent_pipeline",
 ]
@@ -155,6 +153,31 @@ class Idempotency(TaskHook):
         call.state[_STATE] = claim
         call.task.request.stalwart_claim = claim
 
+    def prepare(self, call: TaskCall) -> None:
+        """Send the claim with Celery's ``STARTED`` write: no round trip of its own.
+
+        :meth:`before_execute` reads the reply. Without such a write
+        (``task_track_started`` off) the rider is withdrawn and the hook claims itself.
+        """
+        claim = _requested(call.task, call.args, call.kwargs)
+        if claim is None:
+            return
+        keys = [claim.done_key, claim.lease_key]
+        rider = Rider(_CLAIM, keys, [call.id, _lease_ms(call.task, self.app)], required=False)
+        early = _EarlyClaim(claim, rider)
+        rider.on_reply = early.answer
+        if carry(self.app, rider):
+            call.task.request.stalwart_early_claim = early
+
+    def finalize(self, call: TaskCall) -> None:
+        """Free a lease taken by :meth:`prepare` if an outer hook ended the call first."""
+        early: _EarlyClaim | None = getattr(call.task.request, "stalwart_early_claim", None)
+        if early is None or early.used or not isinstance(early.reply, list):
+            return
+        if int(early.reply[0]) == _CLAIMED:
+            claim = early.claim
+            self._finish(keys=[claim.done_key, claim.lease_key], args=[call.id, "", claim.ttl])
+
     def _claim_reply(self, call: TaskCall, claim: Claim) -> tuple[int, Any]:
         early: _EarlyClaim | None = getattr(call.task.request, "stalwart_early_claim", None)
         if early is not None:
@@ -188,52 +211,6 @@ class Idempotency(TaskHook):
         # (before the message is acknowledged); a failure releases the lease at once.
         if not (outcome.succeeded and carry(self.app, Rider(_FINISH, keys, args))):
             self._finish(keys=keys, args=args)
-
-
-def _claim_early(sender: Any = None, args: Any = None, kwargs: Any = None, **_: Any) -> None:
-    """``task_prerun``: send the claim with Celery's ``STARTED`` write (no round trip).
-
-    Celery writes ``STARTED`` right after this signal; the claim script rides in that
-    pipeline and :meth:`Idempotency.before_execute` reads its reply. Without such a write
-    (``task_track_started`` off) the rider is withdrawn and the hook claims by itself.
-    """
-    task = sender
-    if not hasattr(task, "stalwart_options") or not hasattr(task.app, "hook_chain"):
-        return
-    claim = _requested(task, args or (), kwargs or {})
-    if claim is None:
-        return
-    rider = Rider(
-        _CLAIM,
-        [claim.done_key, claim.lease_key],
-        [task.request.id, _lease_ms(task, task.app)],
-        required=False,
-    )
-    early = _EarlyClaim(claim, rider)
-    rider.on_reply = early.answer
-    if carry(task.app, rider):
-        task.request.stalwart_early_claim = early
-
-
-def _after_task(sender: Any = None, task_id: str | None = None, **_: Any) -> None:
-    """``task_postrun``: send what no result write carried; free an unused early lease."""
-    task = sender
-    if not hasattr(task, "stalwart_options") or not hasattr(task.app, "hook_chain"):
-        return
-    client = task.app.redis
-    send_stranded(client)
-    early: _EarlyClaim | None = getattr(task.request, "stalwart_early_claim", None)
-    if early is None or early.used or not isinstance(early.reply, list):
-        return
-    if int(early.reply[0]) == _CLAIMED:  # an outer hook ended the call before the claim
-        claim = early.claim
-        client.eval(_FINISH, 2, claim.done_key, claim.lease_key, str(task_id), "", claim.ttl)
-
-
-def connect_signals() -> None:
-    """Connect the prerun/postrun receivers (idempotent: weak=False, one uid each)."""
-    signals.task_prerun.connect(_claim_early, weak=False, dispatch_uid="stalwart.idem.claim")
-    signals.task_postrun.connect(_after_task, weak=False, dispatch_uid="stalwart.idem.after")
 
 
 def current_claim(task: StalwartTask) -> Claim | None:

@@ -46,7 +46,7 @@ def test_a_required_rider_no_write_carried_is_sent_at_the_end(
     app = Stalwart("riders", settings=settings)
     required, optional = Rider(INCR, ["t:required"], []), Rider(INCR, ["t:optional"], [], False)
     assert carry(app, required) and carry(app, optional)
-    send_stranded(app.redis)
+    send_stranded(app)
     assert required.sent and not optional.sent
     assert redis_client.get("t:required") == b"1"
     assert redis_client.get("t:optional") is None
