@@ -1,14 +1,17 @@
 """The flow-control hook: decides, before a task body runs, whether it may run now.
 
-One Redis round trip per execution (``lua/check.lua``) checks every limit the task
-has (429 pause, breaker, unique, concurrency, quota, throttle) and consumes them only
-if all pass; the window is pure calendar arithmetic and needs no round trip. A task
-that may not run now raises :class:`~stalwart.hooks.Deferred` with the earliest time
-worth trying again and the reason; the task class turns that into a reschedule that
-consumes no retry. After the body, one more round trip (``lua/finish.lua``) gives
-back what the run held (concurrency slot, unique lock) and reports to the breaker;
-tasks with only throttle/quota/window skip it, and it rides along with the next check
-of the same process when one comes within 10 ms (:mod:`.finisher`).
+One script per execution (``lua/check.lua``) checks every limit the task has (429
+pause, breaker, unique, concurrency, quota, throttle) and consumes them only if all
+pass; the window is pure calendar arithmetic. For a first delivery the script rides
+in Celery's ``STARTED`` write (:meth:`FlowHook.prepare`, :mod:`stalwart.results`):
+no round trip of its own. A task that may not run now raises
+:class:`~stalwart.hooks.Deferred` with the earliest time worth trying again and the
+reason; the task class turns that into a reschedule that consumes no retry.
+
+After the body, ``lua/finish.lua`` gives back what the run held (concurrency slot,
+unique lock) and reports to the breaker; tasks with only throttle/quota/window skip
+it, and it rides along with the next check of the same process when one comes within
+10 ms (:mod:`.finisher`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The key comes from the task's ``idempotency_key`` option (rendered from the call
 arguments) or, per call, from the message header ``stalwart_idempotency_key`` (TTL from
 ``stalwart_idempotency_ttl``), which is how the scheduler makes each slot run once.
 
-Before the body, one Lua script (one round trip) looks at two keys:
+Before the body, one Lua script looks at two keys (it rides in Celery's own
+``STARTED`` write, :mod:`stalwart.results`, so it costs no round trip of its own):
 
 - ``stalwart:idem:<key>:done`` holds the first successful run's result (JSON) for the
   TTL: a later duplicate ends at once with that result, without running;
@@ -14,8 +15,9 @@ Before the body, one Lua script (one round trip) looks at two keys:
   the lease over. The lease expires after the task's hard time limit plus a margin,
   so a key is never stuck.
 
-After a success a second script stores the result and drops the lease; after a
-failure the lease is dropped so a retry may run.
+After a success a second script stores the result and drops the lease, in the
+same pipeline as Celery's result write (so before the message is acknowledged);
+after a failure the lease is dropped at once so a retry may run.
 
 Side effects the body makes *between* its start and the result being stored would be
 repeated if the worker died in between; effects written through

@@ -68,14 +68,21 @@ def fail_unacked_write(monkeypatch: pytest.MonkeyPatch, written: bool) -> None:
     monkeypatch.setattr(kombu_redis.QoS, "append", append)
 
 
+def strand(
+    connect: Any, monkeypatch: pytest.MonkeyPatch, body: dict[str, int], written: bool
+) -> None:
+    """Publish ``body`` and have the consumer's connection drop as it takes it."""
+    first = connect()
+    publish(first, body)
+    fail_unacked_write(monkeypatch, written=written)
+    with pytest.raises(redis.ConnectionError):
+        receive(first)
+
+
 def test_message_popped_when_connection_drops_is_put_back(
     connect: Any, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = connect()
-    publish(first, {"n": 1})
-    fail_unacked_write(monkeypatch, written=False)
-    with pytest.raises(redis.ConnectionError):
-        receive(first)
+    strand(connect, monkeypatch, {"n": 1}, written=False)
     assert redis_client.llen("stranded-test") == 0  # popped, and nowhere in Redis
     assert redis_client.hlen("unacked") == 0
 
@@ -86,11 +93,7 @@ def test_message_popped_when_connection_drops_is_put_back(
 def test_message_whose_unacked_copy_landed_is_not_doubled(
     connect: Any, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = connect()
-    publish(first, {"n": 2})
-    fail_unacked_write(monkeypatch, written=True)
-    with pytest.raises(redis.ConnectionError):
-        receive(first)
+    strand(connect, monkeypatch, {"n": 2}, written=True)
     assert redis_client.hlen("unacked") == 1  # the visibility timeout will restore it
 
     second = connect()
