@@ -104,6 +104,12 @@ def send_stranded(app: Stalwart) -> None:
     _deliver(riders, replies)
 
 
+def _address(client: redis.Redis) -> tuple[Any, ...]:
+    """Where ``client`` connects: (host, port, unix socket path, database number)."""
+    kwargs = client.connection_pool.connection_kwargs
+    return (kwargs.get("host"), kwargs.get("port"), kwargs.get("path"), int(kwargs.get("db") or 0))
+
+
 def _deliver(riders: list[Rider], replies: list[Any]) -> None:
     for rider, reply in zip(riders, replies, strict=True):
         rider.deliver(reply)
@@ -114,10 +120,7 @@ class RedisBackend(CeleryRedisBackend):  # type: ignore[misc]
 
     def shares_server_with(self, client: redis.Redis) -> bool:
         """True if ``client`` talks to the same Redis server and database."""
-        mine = self.client.connection_pool.connection_kwargs
-        theirs = client.connection_pool.connection_kwargs
-        where = ("host", "port", "path", "db")
-        return all(mine.get(name) == theirs.get(name) for name in where)
+        return _address(self.client) == _address(client)
 
     def set(self, key: Any, value: Any, expires: Any = None, **retry_policy: Any) -> Any:
         pending = _pending()

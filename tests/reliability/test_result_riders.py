@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import redis
 
@@ -38,6 +39,17 @@ def test_a_result_backend_on_another_server_carries_nothing(
     other_db = (int(redis_url.rsplit("/", 1)[1]) % 15) + 1
     app.conf.result_backend = redis_url.rsplit("/", 1)[0] + f"/{other_db}"
     assert not carry(app, Rider(INCR, ["t:rider"], []))
+
+
+def test_the_same_unix_socket_is_the_same_server(settings: Settings, tmp_path: Path) -> None:
+    """The embedded default: the backend says db 0 where the coordination client says None."""
+    app = Stalwart("riders", settings=settings)
+    backend = RedisBackend(app=app, url=f"socket://{tmp_path}/valkey.sock")
+    assert backend.shares_server_with(redis.Redis(unix_socket_path=f"{tmp_path}/valkey.sock"))
+    assert not backend.shares_server_with(redis.Redis(unix_socket_path=f"{tmp_path}/other.sock"))
+    assert not backend.shares_server_with(
+        redis.Redis(unix_socket_path=f"{tmp_path}/valkey.sock", db=3)
+    )
 
 
 def test_a_required_rider_no_write_carried_is_sent_at_the_end(
