@@ -23,13 +23,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis
+from celery.app.task import get_actual_ignore_result
 from celery.backends.redis import RedisBackend as CeleryRedisBackend
 from celery.exceptions import BackendStoreError
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
 
-__all__ = ["RedisBackend", "Rider", "can_carry", "carry", "send_stranded", "withdraw"]
+__all__ = [
+    "RedisBackend",
+    "Rider",
+    "can_carry",
+    "carry",
+    "send_stranded",
+    "started_write_follows",
+    "withdraw",
+]
 
 
 @dataclass(eq=False)
@@ -68,6 +77,17 @@ def can_carry(app: Stalwart) -> bool:
     """True if ``app``'s result writes can carry riders to its coordination store."""
     backend = app.backend
     return isinstance(backend, RedisBackend) and backend.shares_server_with(app.redis)
+
+
+def started_write_follows(task: Any) -> bool:
+    """True if Celery will write ``STARTED`` for ``task``'s current request (at prerun).
+
+    The rule of ``celery.app.trace``: not eager, ``track_started``, result not ignored.
+    """
+    request = task.request
+    if request.is_eager or not task.track_started:
+        return False
+    return not get_actual_ignore_result(task, request)
 
 
 def carry(app: Stalwart, rider: Rider) -> bool:

@@ -42,7 +42,7 @@ from stalwart.flow.retry_after import RetryAfter
 from stalwart.flow.scripts import execute, queue, script, source
 from stalwart.flow.unique import DUPLICATE_HEADER, UNIQUE_TTL, unique_digest
 from stalwart.hooks import Deferred, Outcome, ReturnResult, TaskCall, TaskHook
-from stalwart.results import Rider, can_carry, carry, withdraw
+from stalwart.results import Rider, can_carry, carry, started_write_follows, withdraw
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
@@ -165,6 +165,8 @@ class FlowHook(TaskHook):
             return
         if (request.delivery_info or {}).get("redelivered") or not can_carry(self.app):
             return
+        if not started_write_follows(call.task):
+            return  # nothing to ride: earlier finishes must not wait for this body
         try:
             plan = self._plan(call)
         except (Deferred, ReturnResult):

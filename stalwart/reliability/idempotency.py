@@ -40,7 +40,7 @@ from kombu.utils.json import dumps, loads
 from stalwart.coordination import as_text, key
 from stalwart.errors import StalwartError, StoreUnavailable
 from stalwart.hooks import Deferred, Outcome, ReturnResult, TaskCall, TaskHook
-from stalwart.results import Rider, carry, withdraw
+from stalwart.results import Rider, carry, started_write_follows, withdraw
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
@@ -162,7 +162,7 @@ class Idempotency(TaskHook):
         (``task_track_started`` off) the rider is withdrawn and the hook claims itself.
         """
         claim = _requested(call.task, call.args, call.kwargs)
-        if claim is None:
+        if claim is None or not started_write_follows(call.task):
             return
         keys = [claim.done_key, claim.lease_key]
         rider = Rider(_CLAIM, keys, [call.id, _lease_ms(call.task, self.app)], required=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 
 from stalwart import Stalwart
-from stalwart.results import RedisBackend, Rider, carry, send_stranded
+from stalwart.results import RedisBackend, Rider, carry, send_stranded, started_write_follows
 from stalwart.settings import Settings
 
 INCR = "return redis.call('INCR', KEYS[1])"
@@ -80,3 +80,26 @@ def test_idempotency_claims_by_itself_without_a_started_write(
     assert once.delay(1).get() == 1
     assert once.delay(1).get() == 1  # the first run's result, without running
     assert redis_client.get("t:once:1") == b"1"
+
+
+def test_riders_are_queued_only_when_celery_writes_started(settings: Settings) -> None:
+    """Celery's rule (trace.py): not eager, track_started, result not ignored."""
+    app = Stalwart("riders", settings=settings)
+
+    @app.task(name="riders.tracked")
+    def tracked() -> None:
+        return None
+
+    cases = [({}, True), ({"is_eager": True}, False), ({"ignore_result": True}, False)]
+    for request, follows in cases:
+        tracked.push_request(**request)
+        try:
+            assert started_write_follows(tracked) is follows, request
+        finally:
+            tracked.pop_request()
+    tracked.track_started = False
+    tracked.push_request()
+    try:
+        assert not started_write_follows(tracked)
+    finally:
+        tracked.pop_request()
