@@ -51,6 +51,12 @@ class Rider:
     required: bool = True
     on_reply: Callable[[Any], None] | None = None
     sent: bool = field(default=False, init=False)
+    reply: Any = field(default=None, init=False)  # the script's reply (or its error)
+
+    @property
+    def answered(self) -> list[Any] | None:
+        """The reply if the script ran and returned a list (every Stalwart rider's shape)."""
+        return self.reply if self.sent and isinstance(self.reply, list) else None
 
     def queue(self, pipe: Any) -> None:
         # EVAL, not EVALSHA: a lost script cache (Redis restart) can never fail the
@@ -58,7 +64,7 @@ class Rider:
         pipe.eval(self.script, len(self.keys), *self.keys, *self.args)
 
     def deliver(self, reply: Any) -> None:
-        self.sent = True
+        self.sent, self.reply = True, reply
         if self.on_reply is not None:
             self.on_reply(reply)
 

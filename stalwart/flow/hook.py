@@ -71,11 +71,7 @@ class _EarlyCheck:
 
     keys: list[str]
     rider: Rider
-    reply: Any = None
     used: bool = False
-
-    def answer(self, reply: Any) -> None:
-        self.reply = reply
 
 
 @dataclass
@@ -176,10 +172,9 @@ class FlowHook(TaskHook):
         finished = self._finisher.take() if self._finisher is not None else []
         for keys, args in finished:  # before the check: a slot given back counts now
             carry(self.app, Rider(source("finish"), keys, list(args)))
-        early = _EarlyCheck(plan.keys, Rider(source("check"), plan.keys, list(plan.args), False))
-        early.rider.on_reply = early.answer
-        if carry(self.app, early.rider):
-            request.stalwart_early_check = early
+        rider = Rider(source("check"), plan.keys, list(plan.args), required=False)
+        if carry(self.app, rider):
+            request.stalwart_early_check = _EarlyCheck(plan.keys, rider)
 
     def before_execute(self, call: TaskCall) -> None:
         options: TaskOptions = call.task.stalwart_options
@@ -209,9 +204,10 @@ class FlowHook(TaskHook):
             return None
         early.used = True
         withdraw(early.rider)  # not sent (no STARTED write): never send it later
-        if early.keys == plan.keys and early.rider.sent and isinstance(early.reply, list):
-            return early.reply
-        if early.rider.sent and isinstance(early.reply, list) and int(early.reply[0]):
+        reply = early.rider.answered
+        if early.keys == plan.keys and reply is not None:
+            return reply
+        if reply is not None and int(reply[0]):
             self._give_back(call, early.keys)  # admitted under other keys (a new quota day)
         return None
 
@@ -238,9 +234,9 @@ class FlowHook(TaskHook):
     def finalize(self, call: TaskCall) -> None:
         """Give back a slot :meth:`prepare` took if the call ended before this hook."""
         early: _EarlyCheck | None = getattr(call.task.request, "stalwart_early_check", None)
-        if early is None or early.used or not isinstance(early.reply, list):
+        if early is None or early.used or early.rider.answered is None:
             return
-        if int(early.reply[0]):
+        if int(early.rider.answered[0]):
             self._give_back(call, early.keys)
 
     def _give_back(self, call: TaskCall, keys: list[str]) -> None:

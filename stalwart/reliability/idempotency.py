@@ -123,15 +123,11 @@ def _lease_ms(task: StalwartTask, app: Stalwart) -> int:
 
 @dataclass(eq=False)
 class _EarlyClaim:
-    """The claim script sent with Celery's ``STARTED`` write (see :func:`_claim_early`)."""
+    """The claim sent with Celery's ``STARTED`` write (see :meth:`Idempotency.prepare`)."""
 
     claim: Claim
     rider: Rider
-    reply: Any = None
     used: bool = False
-
-    def answer(self, reply: Any) -> None:
-        self.reply = reply
 
 
 class Idempotency(TaskHook):
@@ -166,17 +162,15 @@ class Idempotency(TaskHook):
             return
         keys = [claim.done_key, claim.lease_key]
         rider = Rider(_CLAIM, keys, [call.id, _lease_ms(call.task, self.app)], required=False)
-        early = _EarlyClaim(claim, rider)
-        rider.on_reply = early.answer
         if carry(self.app, rider):
-            call.task.request.stalwart_early_claim = early
+            call.task.request.stalwart_early_claim = _EarlyClaim(claim, rider)
 
     def finalize(self, call: TaskCall) -> None:
         """Free a lease taken by :meth:`prepare` if an outer hook ended the call first."""
         early: _EarlyClaim | None = getattr(call.task.request, "stalwart_early_claim", None)
-        if early is None or early.used or not isinstance(early.reply, list):
+        if early is None or early.used or early.rider.answered is None:
             return
-        if int(early.reply[0]) == _CLAIMED:
+        if int(early.rider.answered[0]) == _CLAIMED:
             claim = early.claim
             self._finish(keys=[claim.done_key, claim.lease_key], args=[call.id, "", claim.ttl])
 
@@ -185,8 +179,9 @@ class Idempotency(TaskHook):
         if early is not None:
             early.used = True
             withdraw(early.rider)  # not sent (no STARTED write): never send it later
-            if early.claim == claim and early.rider.sent and isinstance(early.reply, list):
-                return int(early.reply[0]), early.reply[1]
+            reply = early.rider.answered
+            if early.claim == claim and reply is not None:
+                return int(reply[0]), reply[1]
         try:
             status, value = self._claim(
                 keys=[claim.done_key, claim.lease_key],
