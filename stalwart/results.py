@@ -156,8 +156,10 @@ class RedisBackend(CeleryRedisBackend):  # type: ignore[misc]
             raise BackendStoreError("value too large for Redis backend")
         riders = list(pending)
         pending.clear()
-        # ensure() retries the whole pipeline on a connection error: riders are
-        # idempotent scripts, so a retry after a lost reply is harmless.
+        # ensure() retries the whole pipeline on a connection error. Claims and
+        # finishes are idempotent; a flow check repeated after a lost reply can count
+        # one extra throttle/quota unit, as its own round trip can when redis-py
+        # retries it: limits err on the side of admitting less, never more.
         return self.ensure(self._set_with_riders, (key, value, expires, riders), **retry_policy)
 
     def _set_with_riders(self, key: Any, value: Any, expires: Any, riders: list[Rider]) -> None:
