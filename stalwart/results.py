@@ -18,6 +18,7 @@ ends (``task_postrun``); an optional one is dropped.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -145,8 +146,14 @@ class RedisBackend(CeleryRedisBackend):  # type: ignore[misc]
     """Celery's Redis result backend; a state write also sends the thread's riders."""
 
     def shares_server_with(self, client: redis.Redis) -> bool:
-        """True if ``client`` talks to the same Redis server and database."""
-        return _address(self.client) == _address(client)
+        """True if ``client`` talks to the same Redis server and database (asked per task:
+        the answer is kept per client)."""
+        known: weakref.WeakKeyDictionary[redis.Redis, bool]
+        known = self.__dict__.setdefault("_stalwart_shares", weakref.WeakKeyDictionary())
+        shares = known.get(client)
+        if shares is None:
+            shares = known[client] = _address(self.client) == _address(client)
+        return shares
 
     def set(self, key: Any, value: Any, expires: Any = None, **retry_policy: Any) -> Any:
         pending = _pending()

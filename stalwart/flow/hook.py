@@ -69,7 +69,7 @@ class _Plan:
 class _EarlyCheck:
     """The check sent with Celery's ``STARTED`` write (see :meth:`FlowHook.prepare`)."""
 
-    keys: list[str]
+    plan: _Plan
     rider: Rider
     used: bool = False
 
@@ -174,15 +174,16 @@ class FlowHook(TaskHook):
             carry(self.app, Rider(source("finish"), keys, list(args)))
         rider = Rider(source("check"), plan.keys, list(plan.args), required=False)
         if carry(self.app, rider):
-            request.stalwart_early_check = _EarlyCheck(plan.keys, rider)
+            request.stalwart_early_check = _EarlyCheck(plan, rider)
 
     def before_execute(self, call: TaskCall) -> None:
         options: TaskOptions = call.task.stalwart_options
         if not options.has_flow_control:
             return
         request = call.task.request
-        plan = self._plan(call)
-        reply = self._early_reply(call, plan)
+        early: _EarlyCheck | None = getattr(request, "stalwart_early_check", None)
+        plan = early.plan if early is not None else self._plan(call)  # planned once
+        reply = self._early_reply(early)
         if reply is None:
             reply = self._check(call, plan, options)
         admitted, reason, wait, redis_now = reply
@@ -198,18 +199,13 @@ class FlowHook(TaskHook):
         unique = plan.lock if options.unique else ""
         call.state["flow"] = _Held(plan.scope, unique, bool(concurrency))
 
-    def _early_reply(self, call: TaskCall, plan: _Plan) -> list[Any] | None:
-        early: _EarlyCheck | None = getattr(call.task.request, "stalwart_early_check", None)
+    @staticmethod
+    def _early_reply(early: _EarlyCheck | None) -> list[Any] | None:
         if early is None:
             return None
         early.used = True
         withdraw(early.rider)  # not sent (no STARTED write): never send it later
-        reply = early.rider.answered
-        if early.keys == plan.keys and reply is not None:
-            return reply
-        if reply is not None and int(reply[0]):
-            self._give_back(call, early.keys)  # admitted under other keys (a new quota day)
-        return None
+        return early.rider.answered
 
     def _check(self, call: TaskCall, plan: _Plan, options: TaskOptions) -> list[Any]:
         check = script(self.client, "check")
@@ -236,14 +232,11 @@ class FlowHook(TaskHook):
         early: _EarlyCheck | None = getattr(call.task.request, "stalwart_early_check", None)
         if early is None or early.used or early.rider.answered is None:
             return
-        if int(early.rider.answered[0]):
-            self._give_back(call, early.keys)
-
-    def _give_back(self, call: TaskCall, keys: list[str]) -> None:
-        if keys[3] == NONE:
-            return  # throttle and quota units are spent at admission, like a run
-        finish = [keys[3], NONE, NONE, keys[0]]
-        script(self.client, "finish")(keys=finish, args=[call.id, 1, 0, "", 0, 0, "0"])
+        keys = early.plan.keys
+        if int(early.rider.answered[0]) and keys[3] != NONE:
+            # Throttle and quota units are spent at admission, like a run; a slot is not.
+            finish = [keys[3], NONE, NONE, keys[0]]
+            script(self.client, "finish")(keys=finish, args=[call.id, 1, 0, "", 0, 0, "0"])
 
     def after_execute(self, call: TaskCall, outcome: Outcome) -> None:
         options: TaskOptions = call.task.stalwart_options

@@ -139,10 +139,11 @@ class Idempotency(TaskHook):
         self._finish = app.redis.register_script(_FINISH)
 
     def before_execute(self, call: TaskCall) -> None:
-        claim = _requested(call.task, call.args, call.kwargs)
+        early: _EarlyClaim | None = getattr(call.task.request, "stalwart_early_claim", None)
+        claim = early.claim if early is not None else _requested(call.task, call.args, call.kwargs)
         if claim is None:
             return
-        status, value = self._claim_reply(call, claim)
+        status, value = self._claim_reply(call, claim, early)
         if status == _DONE:
             raise ReturnResult(loads(as_text(value)))  # type: ignore[no-untyped-call]
         if status == _BUSY:
@@ -174,13 +175,14 @@ class Idempotency(TaskHook):
             claim = early.claim
             self._finish(keys=[claim.done_key, claim.lease_key], args=[call.id, "", claim.ttl])
 
-    def _claim_reply(self, call: TaskCall, claim: Claim) -> tuple[int, Any]:
-        early: _EarlyClaim | None = getattr(call.task.request, "stalwart_early_claim", None)
+    def _claim_reply(
+        self, call: TaskCall, claim: Claim, early: _EarlyClaim | None
+    ) -> tuple[int, Any]:
         if early is not None:
             early.used = True
             withdraw(early.rider)  # not sent (no STARTED write): never send it later
             reply = early.rider.answered
-            if early.claim == claim and reply is not None:
+            if reply is not None:
                 return int(reply[0]), reply[1]
         try:
             status, value = self._claim(
