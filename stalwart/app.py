@@ -5,33 +5,39 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import Any, overload
 
 import redis
 from celery import Celery
 from celery.app import backends
-from celery.backends.redis import RedisBackend as CeleryRedisBackend
 from sqlalchemy.engine import Engine
 
+from stalwart.bulk import DEFAULT_BATCH, BulkResult, send_many
+from stalwart.compat.backend import RedisBackend, is_celery_redis_backend
 from stalwart.coordination import connect
 from stalwart.db.engine import create_engine_for
 from stalwart.db.migrate import current_revision, head_revision, upgrade
 from stalwart.deadletter.store import DeadLetterStore
-from stalwart.defaults import hardened_config, validate_timeouts
+from stalwart.defaults import hardened_config, validate_serializers, validate_timeouts
+from stalwart.delays.store import DelayStore
 from stalwart.embedded import EmbeddedServer, attach
 from stalwart.errors import SettingsError
-from stalwart.hooks import HookChain
+from stalwart.events.buffer import EventBuffer
+from stalwart.middleware.base import Middleware
+from stalwart.middleware.driver import Driver
+from stalwart.middleware.pipeline import Pipeline, Position
+from stalwart.middleware.publishing import Publisher
 from stalwart.options import split_task_options
-from stalwart.reliability.progress import Progress, read_progress
-from stalwart.results import RedisBackend as ResultsRedisBackend
+from stalwart.progress import Progress, read_progress
+from stalwart.redaction import Redactor
 from stalwart.services import Service
 from stalwart.settings import Settings
 from stalwart.task import StalwartTask
-from stalwart.transport import REDIS_TRANSPORTS
-from stalwart.transport import Transport as RedisTransport
-from stalwart.wiring import background_services, connect_signals, task_hooks
-from stalwart.worker.step import StalwartWorkerStep
+from stalwart.wiring import background_services, builtin_middleware, connect_signals
+from stalwart.worker.step import StalwartConsumerStep, StalwartWorkerStep
 
 __all__ = ["Stalwart"]
 
@@ -51,16 +57,38 @@ class Stalwart(Celery):  # type: ignore[misc]
         self.settings = settings if settings is not None else Settings.from_env()
         kwargs.setdefault("broker", self.settings.effective_broker_url)
         kwargs.setdefault("task_cls", StalwartTask)
+        kwargs.setdefault("amqp", "stalwart.compat.amqp:AMQP")
+        kwargs.setdefault("control", "stalwart.compat.control:Control")
         super().__init__(main, **kwargs)
-        self.add_defaults(hardened_config(self.settings))
+        hardened = hardened_config(self.settings)
+        self.add_defaults(hardened)
+        self.on_after_configure.connect(
+            lambda source, **_: _under_user_config(source, hardened), weak=False
+        )
         self.steps["worker"].add(StalwartWorkerStep)
+        self.steps["consumer"].add(StalwartConsumerStep)
         connect_signals()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._redis: redis.Redis | None = None
-        self._hook_chain: HookChain | None = None
         self._embedded: EmbeddedServer | None = None
         self._engine: Engine | None = None
         self._engine_pid = 0
+        self._schema_checked = False
+        self._events: EventBuffer | None = None
+        self._delays: DelayStore | None = None
+        #: False: this app records no history (the benchmarks' "off" side).
+        self.record_history = True
+        #: The clock calendar limits read (quota periods, windows); tests inject one.
+        #: (Not ``clock``: that is Celery's Lamport clock.)
+        self.calendar_clock: Callable[[], float] = time.time
+        #: Masks argument values by name (``STALWART_REDACT``) wherever they are shown.
+        self.redactor = Redactor(self.settings.redact)
+        #: The middleware every publish and execution of this app's tasks runs through.
+        self.pipeline = Pipeline()
+        self.driver = Driver(self, self.pipeline)
+        self.publisher = Publisher(self, self.pipeline)
+        for middleware in builtin_middleware():
+            self.add_middleware(middleware)
 
     # -- tasks ----------------------------------------------------------------------------
 
@@ -76,7 +104,7 @@ class Stalwart(Celery):  # type: ignore[misc]
             return super().task(*args)
 
         def decorate(fun: Callable[..., Any]) -> Any:
-            options, celery_options = split_task_options(fun, opts)
+            options, celery_options = split_task_options(fun, opts, self.pipeline)
             return super(Stalwart, self).task(stalwart_options=options, **celery_options)(fun)
 
         if len(args) == 1 and callable(args[0]):
@@ -85,12 +113,28 @@ class Stalwart(Celery):  # type: ignore[misc]
             raise TypeError("@app.task() takes only keyword options")
         return decorate
 
-    @property
-    def hook_chain(self) -> HookChain:
-        """The hooks every task execution runs through (built once per process)."""
-        if self._hook_chain is None:
-            self._hook_chain = HookChain(task_hooks(self))
-        return self._hook_chain
+    def add_middleware(
+        self, middleware: Middleware, *, before: Position = None, after: Position = None
+    ) -> None:
+        """Add ``middleware`` to this app's pipeline (at the end, or before/after another
+        one, by name or class). Add it before decorating the tasks that use its options.
+        """
+        self.pipeline.add(middleware, before=before, after=after)
+        middleware.setup(self)
+
+    def replace_middleware(self, name: str, middleware: Middleware) -> Middleware:
+        """Put ``middleware`` in the place of the one named ``name`` (e.g. a flow control
+        with a limit of your own); returns the one replaced."""
+        replaced = self.pipeline.replace(name, middleware)
+        middleware.setup(self)
+        return replaced
+
+    def send_many(
+        self, name: str, calls: Iterable[Any], *, batch_size: int = DEFAULT_BATCH, **options: Any
+    ) -> BulkResult:
+        """Publish task ``name`` once per call, a batch per round trip (see
+        :mod:`stalwart.bulk`); a call that cannot be sent is reported, never dropped."""
+        return send_many(self, name, calls, batch_size=batch_size, **options)
 
     def background_services(self) -> list[Service]:
         """Services this process runs beside its main job (pump, recorder)."""
@@ -104,8 +148,30 @@ class Stalwart(Celery):  # type: ignore[misc]
 
     @property
     def dead_letters(self) -> DeadLetterStore:
-        """The dead-letter store: ``list``/``get``/``replay``/``discard``."""
+        """The dead-letter store: ``list``/``get``/``replay``/``discard``.
+
+        Its schema is checked once per process (see :meth:`ensure_schema`): a fresh
+        SQLite store is created, any other one out of date is a clear SettingsError.
+        """
+        if not self._schema_checked:
+            self.ensure_schema()
         return DeadLetterStore(self)
+
+    @property
+    def delays(self) -> DelayStore:
+        """The delay store: messages that run later (retries, deferrals, long countdowns)."""
+        if self._delays is None:
+            self._delays = DelayStore(self)
+        return self._delays
+
+    @property
+    def task_events(self) -> EventBuffer:
+        """This process's buffer of task events (see :mod:`stalwart.events`)."""
+        if self._events is None:
+            with self._lock:
+                if self._events is None:
+                    self._events = EventBuffer(self.redis, maxlen=self.settings.stream_maxlen)
+        return self._events
 
     # -- stores ---------------------------------------------------------------------------
 
@@ -152,9 +218,11 @@ class Stalwart(Celery):  # type: ignore[misc]
         """
         engine = self.engine
         if current_revision(engine) == head_revision():
+            self._schema_checked = True
             return
         if engine.url.get_backend_name() == "sqlite":
             upgrade(engine)
+            self._schema_checked = True
             return
         raise SettingsError(
             f"the database at STALWART_DATABASE_URL is at schema {current_revision(engine)}, "
@@ -166,20 +234,50 @@ class Stalwart(Celery):  # type: ignore[misc]
         problem = validate_timeouts(self.conf)
         if problem is not None:
             raise SettingsError(f"unsafe timeouts: {problem}; keep soft < hard < visibility")
+        problem = validate_serializers(self.conf, self.tasks.values())
+        if problem is not None:
+            raise SettingsError(
+                f"pickle is refused: {problem}; Stalwart accepts JSON only (pickle runs code "
+                "from whoever can write to the broker): remove it"
+            )
+
+    @cached_property
+    def Worker(self) -> Any:
+        """Celery's worker application, whose banner also says Stalwart's history is on."""
+        from stalwart.worker.banner import Worker
+
+        return self.subclass_with_self(Worker)
 
     # Celery opens broker connections and the result backend through these two
     # methods; the embedded server is started on first use, by producers too.
+    # (Stalwart's transport comes in through ``amqp=``: see stalwart.compat.amqp.)
     def _connection(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        self.ensure_stores()
-        connection = super()._connection(url, *args, **kwargs)
-        if connection.transport_cls in REDIS_TRANSPORTS:
-            connection.transport_cls = RedisTransport  # see stalwart.transport
-        return connection
+        if not self.conf.task_always_eager:
+            # Under eager mode (unit tests) nothing is published: Celery only borrows a
+            # producer for its serializer, which must not start a server.
+            self.ensure_stores()
+        return super()._connection(url, *args, **kwargs)
 
     def _get_backend(self) -> Any:
-        """Celery's backend; its Redis one is :class:`stalwart.results.RedisBackend`."""
-        self.ensure_stores()
+        """Celery's backend; its Redis one carries the pipeline's riders
+        (:class:`stalwart.compat.backend.RedisBackend`)."""
+        if not self.conf.task_always_eager:  # eager calls store no result
+            self.ensure_stores()
         backend, url = backends.by_url(self.backend_cls or self.conf.result_backend, self.loader)
-        if backend is CeleryRedisBackend:
-            backend = ResultsRedisBackend  # carries Stalwart's per-task writes (see the module)
+        if is_celery_redis_backend(backend):
+            backend = RedisBackend
         return backend(app=self, url=url)
+
+
+def _under_user_config(conf: Any, hardened: dict[str, Any]) -> None:
+    """Put Stalwart's hardened defaults under the user's configuration.
+
+    Celery's ``add_defaults`` places a mapping in front of the ``config_from_object``
+    source, so a Django ``CELERY_TASK_SOFT_TIME_LIMIT`` lost to Stalwart's default. Once
+    configured, the order is made: ``conf.update`` > the config source > Stalwart's
+    hardened defaults > Celery's own defaults (the last mapping).
+    """
+    for layers in (conf.defaults, conf.maps):
+        if any(layer is hardened for layer in layers[:-1]):
+            layers[:] = [layer for layer in layers if layer is not hardened]
+            layers.insert(len(layers) - 1, hardened)

@@ -69,9 +69,23 @@ def record_action(
     )
 
 
-def list_actions(engine: Engine, limit: int = 100, action: str | None = None) -> list[AuditEntry]:
+def list_actions(
+    engine: Engine,
+    limit: int = 100,
+    action: str | None = None,
+    before: int | None = None,
+    actor: str | None = None,
+) -> list[AuditEntry]:
+    """Newest first; ``before`` (an entry id) pages back; ``action`` may end with ``*``."""
     query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if action is not None:
-        query = query.where(audit_log.c.action == action)
+        if action.endswith("*"):
+            query = query.where(audit_log.c.action.startswith(action[:-1], autoescape=True))
+        else:
+            query = query.where(audit_log.c.action == action)
+    if actor is not None:
+        query = query.where(audit_log.c.actor == actor)
+    if before is not None:
+        query = query.where(audit_log.c.id < before)
     with engine.connect() as db:
         return [AuditEntry(**row._mapping) for row in db.execute(query)]

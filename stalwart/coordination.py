@@ -6,9 +6,12 @@ from the application's.
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
 
-from stalwart.settings import Settings
+if TYPE_CHECKING:  # imported where a client is made: naming keys needs no client
+    import redis
+
+    from stalwart.settings import Settings
 
 __all__ = ["KEY_PREFIX", "as_text", "connect", "key"]
 
@@ -29,6 +32,8 @@ def as_text(value: object) -> str:
 
 def connect(settings: Settings) -> redis.Redis:
     """A client of the coordination store (thread-safe, fork-safe connection pool)."""
+    import redis
+
     return redis.Redis.from_url(
         settings.effective_redis_url,
         socket_timeout=10,

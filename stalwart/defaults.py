@@ -12,7 +12,10 @@ from typing import Any
 
 from stalwart.settings import Settings
 
-__all__ = ["hardened_config", "validate_timeouts"]
+__all__ = ["PICKLE", "hardened_config", "validate_serializers", "validate_timeouts"]
+
+# The names kombu knows pickle by (the serializer's name and its content type).
+PICKLE = frozenset({"pickle", "application/x-python-serialize"})
 
 
 def hardened_config(settings: Settings) -> dict[str, Any]:
@@ -56,7 +59,7 @@ def hardened_config(settings: Settings) -> dict[str, Any]:
         # Container-friendly shutdown: SIGTERM finishes running tasks for a while,
         # then requeues them (acks_late) instead of losing them.
         "worker_soft_shutdown_timeout": 10.0,
-        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_enable_soft_shutdown_on_idle": False,
         # Results: kept one day in the coordination store.
         "result_backend": settings.effective_redis_url.replace("unix://", "redis+socket://", 1),
         "result_expires": 86_400,
@@ -84,4 +87,26 @@ def validate_timeouts(conf: Any) -> str | None:
     for (low_name, low), (high_name, high) in itertools.pairwise(chain):
         if not low < high:
             return f"{low_name} ({low}) must be below {high_name} ({high})"
+    return None
+
+
+def validate_serializers(conf: Any, tasks: Any = ()) -> str | None:
+    """Return a problem description if the configuration lets pickle in, else None.
+
+    Pickle runs code chosen by whoever can write to the broker, so an app that adds it to
+    ``accept_content``/``result_accept_content`` or serializes with it (the app's or a
+    task's ``serializer``) is refused at start (DESIGN: pickle is refused everywhere).
+    """
+    for setting in ("accept_content", "result_accept_content"):
+        for name in conf.get(setting) or ():
+            if str(name).lower() in PICKLE:
+                return f"{setting} includes {name!r}"
+    for setting in ("task_serializer", "result_serializer", "event_serializer"):
+        name = conf.get(setting)
+        if name is not None and str(name).lower() in PICKLE:
+            return f"{setting} is {name!r}"
+    for task in tasks:
+        name = getattr(task, "serializer", None)
+        if name is not None and str(name).lower() in PICKLE:
+            return f"task {task.name} has serializer={name!r}"
     return None

@@ -10,8 +10,12 @@ Hierarchy::
     ├── TargetError                 `-A module:app` does not name a Stalwart/Celery app
     ├── NotFound                    a record (task, dead letter, schedule) does not exist
     ├── ReplayRefused               a dead letter was already replayed (use force to repeat)
+    ├── ActionRefused               an operator action does not apply to the record's state
     ├── QueryError                  a history query has an invalid filter (state, time, cursor)
-    └── ScheduleError               a periodic schedule is invalid or conflicts with another
+    ├── ScheduleError               a periodic schedule is invalid or conflicts with another
+    ├── OutboxError                 a task cannot be written to the transactional outbox
+    └── UnsupportedVersion          the installed Celery/kombu is outside the tested range
+                                    (also an ImportError: raised when Stalwart is imported)
 
 Each message says what was wrong and what to do about it; the CLI prints it as one
 line and exits with status 2.
@@ -20,8 +24,10 @@ line and exits with status 2.
 from __future__ import annotations
 
 __all__ = [
+    "ActionRefused",
     "EmbeddedServerError",
     "NotFound",
+    "OutboxError",
     "QueryError",
     "ReplayRefused",
     "ScheduleError",
@@ -30,6 +36,7 @@ __all__ = [
     "StoreUnavailable",
     "TargetError",
     "TaskOptionError",
+    "UnsupportedVersion",
 ]
 
 
@@ -71,3 +78,15 @@ class QueryError(StalwartError, ValueError):
 
 class ReplayRefused(StalwartError):
     """A dead letter was already replayed; replaying it again needs ``force``."""
+
+
+class OutboxError(StalwartError, ValueError):
+    """A task cannot be written to the transactional outbox (options, arguments, database)."""
+
+
+class UnsupportedVersion(StalwartError, ImportError):
+    """The installed Celery or kombu is not a version Stalwart is tested against."""
+
+
+class ActionRefused(StalwartError):
+    """An operator action does not apply now (e.g. revoking a task that already finished)."""

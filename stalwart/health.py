@@ -6,17 +6,17 @@ Checks never start anything (not even the embedded server): they look.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import redis
-from kombu.connection import Connection
-from sqlalchemy import text
 
-from stalwart.db.engine import create_engine_for
-from stalwart.db.migrate import current_revision, head_revision
+from stalwart.db.migrate import HEAD
 from stalwart.history.lag import recorder_lag
-from stalwart.settings import Settings
+from stalwart.settings import Settings, display_url
 from stalwart.worker.heartbeat import list_workers
 
 __all__ = ["Check", "HealthReport", "check_health"]
@@ -45,13 +45,13 @@ class HealthReport:
 
 def check_health(settings: Settings) -> HealthReport:
     coordination = _quick_client(settings.effective_redis_url)
-    checks = [
-        _check_broker(settings),
-        _check_coordination(settings, coordination),
-        _check_database(settings),
-        _check_workers(coordination),
-        _check_recorder(coordination),
-    ]
+    reached = _check_coordination(settings, coordination)
+    checks = [_check_broker(settings), reached, _check_database(settings)]
+    if reached.ok:
+        checks += [_check_workers(coordination), _check_recorder(coordination)]
+    else:
+        unknown = "not checked: the coordination store is not reachable"
+        checks += [Check("workers", False, unknown), Check("recorder", False, unknown)]
     return HealthReport(tuple(checks))
 
 
@@ -62,9 +62,16 @@ def _quick_client(url: str) -> redis.Redis:
 
 
 def _describe_url(settings: Settings, url: str) -> str:
-    return (
-        "embedded server" if settings.embedded and url.startswith(("unix", "redis+socket")) else url
-    )
+    if url.startswith(("unix", "redis+socket")) and url.endswith(str(settings.embedded_socket)):
+        return f"embedded server ({settings.embedded_socket})"
+    return display_url(url)
+
+
+def _unreachable(settings: Settings, url: str, exc: BaseException) -> str:
+    where = _describe_url(settings, url)
+    if where.startswith("embedded") and not settings.embedded_socket.exists():
+        return f"{where} is not running (no worker, beat or console is using it)"
+    return f"{where} is unreachable: {_short(exc)}"
 
 
 def _check_broker(settings: Settings) -> Check:
@@ -74,10 +81,12 @@ def _check_broker(settings: Settings) -> Check:
         if settings.broker_is_redis:
             _quick_client(url.replace("redis+socket://", "unix://", 1)).ping()
         else:
+            from kombu.connection import Connection
+
             with Connection(url, connect_timeout=TIMEOUT) as conn:  # type: ignore[no-untyped-call]
                 conn.ensure_connection(max_retries=1, interval_start=0, timeout=TIMEOUT)
     except Exception as exc:
-        return Check("broker", False, f"{where} is unreachable: {_short(exc)}")
+        return Check("broker", False, _unreachable(settings, url, exc))
     return Check("broker", True, f"{where} reachable")
 
 
@@ -86,27 +95,69 @@ def _check_coordination(settings: Settings, client: redis.Redis) -> Check:
     try:
         client.ping()
     except Exception as exc:
-        return Check("coordination", False, f"{where} is unreachable: {_short(exc)}")
+        problem = _unreachable(settings, settings.effective_redis_url, exc)
+        return Check("coordination", False, problem)
     return Check("coordination", True, f"{where} reachable")
 
 
 def _check_database(settings: Settings) -> Check:
-    engine = create_engine_for(settings.effective_database_url)
+    url = settings.effective_database_url
+    path = _sqlite_file(url)
+    return _check_sqlite(path) if path is not None else _check_sql_server(url)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a plain ``sqlite:///PATH`` URL (the default store), else None."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or "?" in url or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix) :]).resolve()
+
+
+def _check_sqlite(path: Path) -> Check:
+    """Read-only, with the standard library: looking never creates the file, and a health
+    check does not pay for importing SQLAlchemy."""
+    if not path.exists():
+        return Check("database", False, f"no store at {path}: nothing has run with it yet")
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=TIMEOUT)) as db:
+            try:
+                row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                row = None
+    except sqlite3.Error as exc:
+        return Check("database", False, f"unreachable: {_short(exc)}")
+    return _schema("sqlite", row[0] if row else None)
+
+
+def _check_sql_server(url: str) -> Check:
+    from sqlalchemy import text
+
+    from stalwart.db.engine import create_engine_for
+    from stalwart.db.migrate import stored_revision
+
+    engine = create_engine_for(url)
     try:
         with engine.connect() as db:
             db.execute(text("SELECT 1"))
-        current, head = current_revision(engine), head_revision()
+        current = stored_revision(engine)
     except Exception as exc:
         return Check("database", False, f"unreachable: {_short(exc)}")
     finally:
         engine.dispose()
-    if current != head:
+    return _schema(engine.url.get_backend_name(), current)
+
+
+def _schema(backend: str, current: str | None) -> Check:
+    if current != HEAD:
         return Check(
             "database",
             False,
-            f"schema at {current}, code expects {head}: run 'stalwart db upgrade'",
+            f"schema at {current}, code expects {HEAD}: run 'stalwart db upgrade'",
         )
-    return Check("database", True, f"{engine.url.get_backend_name()} schema {current}")
+    return Check("database", True, f"{backend} schema {current}")
 
 
 def _check_workers(client: redis.Redis) -> Check:

@@ -60,7 +60,7 @@ class KeySpec:
             if base not in names and not accepts_any:
                 raise TaskOptionError(
                     f"{option} {value!r} names {base!r}, which is not an argument of "
-                    f"{fun.__name__}({', '.join(names)})"
+                    f"{fun.__name__}({', '.join(signature.parameters)})"
                 )
         return cls(option, value, None, signature)
 

@@ -11,9 +11,17 @@ import logging
 import threading
 from collections.abc import Sequence
 
+import redis
+
+from stalwart.errors import StoreUnavailable
+
 __all__ = ["Service", "ServiceRunner"]
 
 log = logging.getLogger("stalwart.services")
+
+# A store that cannot be reached (down, restarting, not up yet) is an outage, not a bug:
+# one line when it starts and one when it ends, no traceback on every tick.
+OUTAGES = (redis.ConnectionError, redis.TimeoutError, ConnectionError, StoreUnavailable)
 
 
 class Service:
@@ -56,9 +64,23 @@ class ServiceRunner:
                 log.exception("closing %s failed", service.name)
 
     def _loop(self, service: Service) -> None:
+        outage: str | None = None
         while not self._stop.is_set():
             try:
                 service.tick()
+            except OUTAGES as exc:
+                if outage is None:
+                    log.warning(
+                        "%s: a store is unreachable (%s); retrying every %.1fs",
+                        service.name,
+                        exc,
+                        service.interval,
+                    )
+                outage = str(exc)
             except Exception:
                 log.exception("%s failed; retrying in %.1fs", service.name, service.interval)
+            else:
+                if outage is not None:
+                    log.warning("%s: running again", service.name)
+                    outage = None
             self._stop.wait(service.interval)

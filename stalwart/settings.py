@@ -17,36 +17,51 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
 
 from stalwart.errors import SettingsError
 
-__all__ = ["ConsoleUser", "Settings"]
+__all__ = ["CONSOLE_ROLES", "ConsoleUser", "Settings", "display_url", "find_data_dir"]
 
 ENV_PREFIX = "STALWART_"
+DATA_DIR_NAME = ".stalwart"
 DEFAULT_REDACT = ("password", "token", "secret", "authorization", "api_key")
 # A unix socket path longer than this does not fit in sockaddr_un on Linux/macOS.
 _MAX_SOCKET_PATH = 100
+# Never echoed in an error message (a refused plain-text password included).
+_SECRET_FIELDS = ("console_token", "console_users")
+
+
+CONSOLE_ROLES = ("viewer", "operator")
+# Encoded password hashes the console accepts (argon2, as argon2-cffi writes them).
+_HASH_PREFIXES = ("$argon2id$", "$argon2i$", "$argon2d$")
 
 
 @dataclass(frozen=True)
 class ConsoleUser:
-    """A basic-auth user of the console; ``read_only`` users cannot change anything."""
+    """A person who may log in to the console: a ``viewer`` reads, an ``operator`` acts.
+
+    ``password_hash`` is an encoded argon2 hash, never the password:
+    ``stalwart console --hash-password`` prints one.
+    """
 
     name: str
-    password: str
-    read_only: bool = False
+    role: str
+    password_hash: str = field(repr=False)
 
 
 def _split_csv(value: Any) -> Any:
@@ -55,16 +70,19 @@ def _split_csv(value: Any) -> Any:
     return value
 
 
-class Settings(BaseSettings):
-    """Every Stalwart setting. Environment variable = ``STALWART_`` + field name, upper case."""
+class Settings(BaseModel):
+    """Every Stalwart setting. Environment variable = ``STALWART_`` + field name, upper case.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
-    )
+    A plain pydantic model: the environment is read in one place, :meth:`from_env`, so
+    that a typo in a variable name is reported instead of silently ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     data_dir: Path = Field(
-        default=Path(".stalwart"),
-        description="Embedded server socket, pid/lock files and the SQLite file.",
+        default_factory=lambda: find_data_dir(),  # noqa: PLW0108 - not given the data
+        description="Embedded server socket, pid/lock files and the SQLite file. Unset: the "
+        "nearest .stalwart directory from the current one upward, else ./.stalwart.",
     )
     broker_url: str | None = Field(
         default=None,
@@ -83,11 +101,12 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(default=3, ge=1, description="Poison cap: deliveries per task.")
     history_days: int = Field(default=14, ge=1, description="Task history retention in days.")
     console_token: SecretStr | None = Field(default=None, description="Console bearer token.")
-    console_users: Annotated[tuple[ConsoleUser, ...], NoDecode] = Field(
+    console_users: tuple[ConsoleUser, ...] = Field(
         default=(),
-        description="Console basic-auth users: 'name:password[:ro],...' (':ro' = read-only).",
+        description="Console users: 'name:role:hash' entries (role viewer or operator, "
+        "hash from 'stalwart console --hash-password') separated by ';' or newlines.",
     )
-    redact: Annotated[tuple[str, ...], NoDecode] = Field(
+    redact: tuple[str, ...] = Field(
         default=DEFAULT_REDACT, description="Argument names masked wherever arguments are shown."
     )
     visibility_timeout: int = Field(
@@ -108,6 +127,12 @@ class Settings(BaseSettings):
     )
     stream_maxlen: int = Field(
         default=1_000_000, ge=1000, description="Bound of the event stream (entries)."
+    )
+    recorder_max_defer: float = Field(
+        default=60.0,
+        ge=0,
+        le=60,
+        description="Longest the recorder yields to saturated workers, seconds (0: never).",
     )
     embedded_idle_seconds: float = Field(
         default=2.0,
@@ -137,15 +162,33 @@ class Settings(BaseSettings):
     def _parse_users(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        users = []
-        for entry in _split_csv(value):
-            parts = entry.split(":")
-            if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-                raise ValueError("expected 'name:password[:ro]' entries separated by commas")
-            if len(parts) == 3 and parts[2] != "ro":
-                raise ValueError(f"the third field of {parts[0]!r} must be 'ro' (read-only)")
-            users.append(ConsoleUser(parts[0], parts[1], read_only=len(parts) == 3))
+        users: list[ConsoleUser] = []
+        for entry in (part.strip() for part in value.replace("\n", ";").split(";")):
+            if not entry:
+                continue
+            name, _, rest = entry.partition(":")
+            role, _, password_hash = rest.partition(":")
+            if not name or not role or not password_hash:
+                raise ValueError(
+                    "expected 'name:role:hash' entries separated by ';' (hash from "
+                    "'stalwart console --hash-password')"
+                )
+            if role not in CONSOLE_ROLES:
+                raise ValueError(f"the role of {name!r} must be viewer or operator, not {role!r}")
+            if not password_hash.startswith(_HASH_PREFIXES):
+                raise ValueError(
+                    f"the password of {name!r} is not an argon2 hash (plain text "
+                    "is refused): run 'stalwart console --hash-password'"
+                )
+            if any(user.name == name for user in users):
+                raise ValueError(f"user {name!r} is listed twice")
+            users.append(ConsoleUser(name, role, password_hash))
         return tuple(users)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
 
     @field_validator("broker_url", "redis_url")
     @classmethod
@@ -155,7 +198,12 @@ class Settings(BaseSettings):
         schemes = ("redis://", "rediss://", "redis+socket://", "unix://", "amqp://", "pyamqp://")
         if not value.startswith(schemes):
             raise ValueError("expected a URL starting with one of " + ", ".join(schemes))
-        return value
+        return _check_port(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_port(cls, value: str | None) -> str | None:
+        return None if value is None else _check_port(value)
 
     @model_validator(mode="after")
     def _ordered_timeouts(self) -> Settings:
@@ -170,19 +218,6 @@ class Settings(BaseSettings):
         return self
 
     # -- construction -------------------------------------------------------------------
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment is read in one place, from_env(), so that a typo in a
-        # variable name is reported instead of silently ignored.
-        return (init_settings,)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -260,6 +295,36 @@ class Settings(BaseSettings):
         return name.lower() in self.redact
 
 
+def find_data_dir(start: Path | None = None) -> Path:
+    """The nearest ``.stalwart`` directory from ``start`` (default: the current one)
+    upward, as git finds its repository; else ``start/.stalwart`` (created on first use)."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / DATA_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return here / DATA_DIR_NAME
+
+
+def _check_port(url: str) -> str:
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError("the port must be a number from 1 to 65535")
+    return url
+
+
+def display_url(url: str) -> str:
+    """``url`` with its password shown as ``***`` (for messages and health checks)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def _unknown_variable(key: str) -> str:
     names = ", ".join(ENV_PREFIX + name.upper() for name in Settings.model_fields)
     return f"{key} is not a Stalwart setting; known settings: {names}"
@@ -272,8 +337,10 @@ def _describe(exc: ValidationError) -> str:
         if loc:
             name = ENV_PREFIX + str(loc[0]).upper()
             shown = error.get("input")
-            if isinstance(shown, SecretStr | dict):
+            if isinstance(shown, SecretStr | dict) or loc[0] in _SECRET_FIELDS:
                 shown = "***"
+            elif isinstance(shown, str) and str(loc[0]).endswith("_url"):
+                shown = display_url(shown)
             problems.append(f"{name}={shown!r} is invalid: {_reason(error)}")
         else:
             problems.append(_reason(error))

@@ -13,6 +13,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+from stalwart import Stalwart
 from stalwart.settings import Settings
 from tests.support.services import (
     POSTGRES_URL,
@@ -98,6 +99,15 @@ def make_settings(tmp_path: Path, redis_url: str) -> Callable[..., Settings]:
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
+
+
+@pytest.fixture
+def migrated_app(settings: Settings) -> Iterator[Stalwart]:
+    """An in-process app on the test's stores, its durable store at the current schema."""
+    app = Stalwart("tests", settings=settings)
+    app.ensure_schema()
+    yield app
+    app.engine.dispose()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -15,6 +16,13 @@ import redis
 
 from stalwart import Stalwart
 from stalwart.settings import Settings
+from tests.support.processes import (
+    embedded_keeper,
+    embedded_server,
+    parent_of,
+    processes_using,
+    running,
+)
 from tests.support.workers import ROOT, WorkerProcess, wait_for
 
 IDLE = "0.5"
@@ -29,23 +37,20 @@ def embedded(tmp_path: Path) -> Settings:
     )
 
 
-def processes_using(data_dir: Path) -> list[int]:
-    """Pids whose command line mentions the data directory (keeper and server)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if str(data_dir).encode() in cmdline and int(entry.name) != os.getpid():
-            pids.append(int(entry.name))
-    return pids
-
-
 def server_pid(settings: Settings) -> int:
-    return int((settings.data_dir / "valkey.pid").read_text())
+    pid = embedded_server(settings.data_dir.resolve())
+    assert pid is not None, "no running valkey-server for the data directory"
+    return pid
+
+
+def keeper_lock_held(settings: Settings) -> bool:
+    with open(settings.data_dir / "keeper.lock", "a+b") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        return False
 
 
 def client_process(settings: Settings, body: str) -> subprocess.Popen[str]:
@@ -129,15 +134,30 @@ def test_sigkill_of_the_launcher_leaves_no_orphan_and_keeps_queued_tasks(
 def test_a_killed_keeper_leaves_a_server_that_the_next_start_replaces(
     embedded: Settings,
 ) -> None:
+    data_dir = embedded.data_dir.resolve()
     first = client_process(embedded, "app.redis.set('survives', '1')")
     old_server = server_pid(embedded)
-    keeper = next(p for p in processes_using(embedded.data_dir) if p != old_server)
-    os.kill(keeper, signal.SIGKILL)
-    finish(first)
-    assert old_server in processes_using(embedded.data_dir), "precondition: an orphan server"
+    keeper = embedded_keeper(data_dir)
+    assert keeper is not None, "the keeper must announce itself in keeper.pid"
+    assert keeper not in (old_server, first.pid)
+    assert parent_of(old_server) == keeper, "the keeper runs the server"
 
+    os.kill(keeper, signal.SIGKILL)
+    wait_for(lambda: not running(keeper), 15, what="the keeper to die")
+    finish(first)
+    # The server is now an orphan: alive, its keeper gone and the keeper lock free, so
+    # nobody will ever stop it unless the next start does.
+    assert running(old_server) and embedded_server(data_dir) == old_server
+    assert embedded_keeper(data_dir) is None
+    assert not keeper_lock_held(embedded)
+    assert parent_of(old_server) != keeper
+
+    # The next start replaces the orphan and the data written before survives (AOF).
     second = client_process(embedded, "assert app.redis.get('survives') == b'1'")
-    assert old_server not in processes_using(embedded.data_dir)
-    assert server_pid(embedded) != old_server
+    assert not running(old_server), "the orphan server must be stopped"
+    new_server, new_keeper = server_pid(embedded), embedded_keeper(data_dir)
+    assert new_server != old_server
+    assert new_keeper is not None and new_keeper != keeper
+    assert parent_of(new_server) == new_keeper
     finish(second)
-    wait_for(lambda: not processes_using(embedded.data_dir), 15, what="clean stop")
+    wait_for(lambda: not processes_using(data_dir), 15, what="clean stop")

@@ -29,7 +29,8 @@ def test_values_are_parsed() -> None:
             "STALWART_REDIS_URL": "redis://localhost:6379/3",
             "STALWART_MAX_DELIVERIES": "5",
             "STALWART_REDACT": "Password, ssn",
-            "STALWART_CONSOLE_USERS": "ann:pw,bob:pw2:ro",
+            "STALWART_CONSOLE_USERS": "ann:operator:$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA;"
+            "bob:viewer:$argon2id$v=19$m=65536,t=3,p=4$c2FsdDI$aGFzaDI",
             "STALWART_TIMEZONE": "America/New_York",
         }
     )
@@ -39,9 +40,25 @@ def test_values_are_parsed() -> None:
     assert settings.redact == ("password", "ssn")
     assert settings.is_redacted("PASSWORD")
     assert settings.console_users == (
-        ConsoleUser("ann", "pw", read_only=False),
-        ConsoleUser("bob", "pw2", read_only=True),
+        ConsoleUser("ann", "operator", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"),
+        ConsoleUser("bob", "viewer", "$argon2id$v=19$m=65536,t=3,p=4$c2FsdDI$aGFzaDI"),
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ann:pw", "expected 'name:role:hash' entries"),
+        ("ann:admin:$argon2id$x", "the role of 'ann' must be viewer or operator, not 'admin'"),
+        ("ann:viewer:hunter2", "is not an argon2 hash (plain text is refused)"),
+    ],
+)
+def test_console_users_are_checked_and_never_echoed(value: str, message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"STALWART_CONSOLE_USERS": value})
+    assert message in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert "STALWART_CONSOLE_USERS='***'" in str(caught.value)
 
 
 def test_redis_broker_is_the_coordination_store() -> None:
@@ -76,7 +93,7 @@ def test_redis_broker_is_the_coordination_store() -> None:
         (
             "STALWART_CONSOLE_USERS",
             "ann",
-            "STALWART_CONSOLE_USERS='ann' is invalid: expected 'name:password[:ro]' entries",
+            "STALWART_CONSOLE_USERS='***' is invalid: expected 'name:role:hash' entries",
         ),
         ("STALWART_MAX_DELIVERYS", "3", "STALWART_MAX_DELIVERYS is not a Stalwart setting"),
     ],

@@ -8,7 +8,8 @@ Usage (what ``stalwart bench overhead`` does)::
     print(comparison.ratio)
 
 Each measurement fills a fresh queue with ``tasks`` messages first, then starts a real
-``celery -A <app> worker`` subprocess on it and times from the first message taken to
+``celery -A <app> worker`` subprocess on it (or ``stalwart worker -A <app>``, for a
+target whose ``command`` is ``"stalwart"``) and times from the first message taken to
 the queue and the unacknowledged set being empty (every task acknowledged; with
 ``acks_late`` that is after it ran). Worker start-up and publishing are not timed.
 The two targets alternate over ``rounds`` and the best round of each is kept, so a
@@ -32,22 +33,27 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import redis
 from celery import Celery
 
 from stalwart.defaults import hardened_config
+from stalwart.procgroup import group_alive
 from stalwart.settings import Settings
 
 __all__ = [
     "Comparison",
     "DrainResult",
     "DrainTarget",
+    "broker_client",
+    "broker_redis_url",
     "compare",
     "measure_drain",
     "plain_celery_app_module",
     "settings_env",
+    "start_worker",
+    "stop_worker",
 ]
 
 Report = Callable[[str], None]
@@ -64,18 +70,40 @@ app.conf.update(json.loads(os.environ["STALWART_BENCH_CONF"]))
 @app.task(name="bench.noop")
 def noop(run, i):
     return None
+
+
+_client = None
+
+
+@app.task(name="bench.stamp")
+def stamp(key, sent):
+    """Push how long ago the message was sent (stalwart bench latency)."""
+    import time
+
+    started = time.time() - sent
+    global _client
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(os.environ["BENCH_STAMP_URL"])
+    _client.rpush(key, repr(started))
 '''
 
 
 @dataclass(frozen=True)
 class DrainTarget:
-    """What to drain: ``celery -A app`` workers running task ``task`` with ``args(run, i)``."""
+    """What to drain: workers of ``app`` running task ``task`` with ``args(run, i)``.
+
+    ``command`` is the worker started: ``"celery"`` (``celery -A app worker``) or
+    ``"stalwart"`` (``stalwart worker -A app``: the supervised process model unless the
+    worker arguments name a pool)."""
 
     label: str
     app: str
     task: str
     args: Callable[[str, int], Sequence[Any]] = lambda run, i: (run, i)
     env: dict[str, str] = field(default_factory=dict)
+    command: Literal["celery", "stalwart"] = "celery"
 
 
 @dataclass(frozen=True)
@@ -130,13 +158,19 @@ def plain_celery_app_module(directory: Path, settings: Settings) -> tuple[str, d
     return "bench_plain_app:app", env
 
 
-def _broker_client(settings: Settings) -> redis.Redis:
+def broker_redis_url(settings: Settings) -> str:
+    """The broker's URL as redis-py reads it (benchmarks need a Redis broker)."""
     if not settings.broker_is_redis:
-        raise ValueError("the drain harness needs a Redis broker (it reads queue lengths)")
+        raise ValueError("the benchmark harness needs a Redis broker (it reads queue lengths)")
     url = settings.effective_broker_url
     if url.startswith("redis+socket://"):
         url = "unix://" + url[len("redis+socket://") :]
-    return redis.Redis.from_url(url)
+    return url
+
+
+def broker_client(settings: Settings) -> redis.Redis:
+    """A redis-py client on the broker."""
+    return redis.Redis.from_url(broker_redis_url(settings))
 
 
 def _publish(settings: Settings, target: DrainTarget, queue: str, run: str, tasks: int) -> None:
@@ -159,22 +193,12 @@ def measure_drain(
     log_dir: Path | None = None,
 ) -> DrainResult:
     """Fill a fresh queue with ``tasks`` messages, start a worker, time the drain."""
-    client = _broker_client(settings)
+    client = broker_client(settings)
     queue = f"bench-{uuid.uuid4().hex[:8]}"
     run = uuid.uuid4().hex[:8]
     _publish(settings, target, queue, run, tasks)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STALWART_")}
-    env.update(settings_env(settings))
-    env.update(target.env)
-    if "PYTHONPATH" in target.env:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [target.env["PYTHONPATH"], os.getcwd()]))
     log_path = (log_dir or Path(tempfile.gettempdir())) / f"{queue}-{target.label}.log"
-    argv = [sys.executable, "-m", "celery", "-A", target.app, "worker", "-Q", queue]
-    argv += ["--without-gossip", "--without-mingle", "-l", "WARNING", *worker_args]
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    worker = start_worker(target, settings, queue, worker_args, log_path)
     try:
         deadline = time.monotonic() + timeout
         while client.llen(queue) >= tasks:
@@ -186,7 +210,7 @@ def measure_drain(
             time.sleep(0.005)
         seconds = time.monotonic() - start
     finally:
-        _stop(worker)
+        stop_worker(worker)
         client.delete(queue)
     return DrainResult(target.label, tasks, seconds)
 
@@ -198,7 +222,33 @@ def _check(worker: subprocess.Popen[bytes], deadline: float, log_path: Path) -> 
         raise TimeoutError(f"benchmark drain timed out; see {log_path}")
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
+def start_worker(
+    target: DrainTarget,
+    settings: Settings,
+    queue: str,
+    worker_args: Sequence[str],
+    log_path: Path,
+) -> subprocess.Popen[bytes]:
+    """Start ``target``'s worker on ``queue`` in a session of its own (see :func:`stop_worker`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STALWART_")}
+    env.update(settings_env(settings))
+    env.update(target.env)
+    if "PYTHONPATH" in target.env:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [target.env["PYTHONPATH"], os.getcwd()]))
+    if target.command == "stalwart":
+        argv = [sys.executable, "-m", "stalwart.cli", "worker", "-A", target.app, "-Q", queue]
+    else:
+        argv = [sys.executable, "-m", "celery", "-A", target.app, "worker", "-Q", queue]
+    argv += ["--without-gossip", "--without-mingle", "-l", "WARNING", *worker_args]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the worker's whole process group and wait until none of it is left
+    (SIGKILL for what still runs after 30 s)."""
     if worker.poll() is None:
         os.killpg(worker.pid, signal.SIGTERM)
         try:
@@ -206,6 +256,12 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
+    deadline = time.monotonic() + 30
+    while group_alive(worker.pid):  # a pool child may outlive its parent by a moment
+        if time.monotonic() > deadline:
+            os.killpg(worker.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
 
 
 def compare(

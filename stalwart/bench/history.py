@@ -38,7 +38,7 @@ from sqlalchemy.engine import Engine
 from stalwart.app import Stalwart
 from stalwart.db.migrate import upgrade
 from stalwart.events import EVENT_STREAM, EventKind, TaskEvent, encode_batch
-from stalwart.history.buffer import flush_all
+from stalwart.events.buffer import flush_all
 from stalwart.history.query import TaskFilter, get_task, list_tasks, task_tree
 from stalwart.history.recorder import Recorder
 from stalwart.settings import Settings

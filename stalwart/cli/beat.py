@@ -10,15 +10,9 @@ import uuid
 from types import FrameType
 from typing import Annotated
 
-import redis
 import typer
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from stalwart.cli.target import load_app
-from stalwart.scheduler.beat import Beat
-from stalwart.scheduler.sync import sync_code_schedules
-from stalwart.services import ServiceRunner
+from stalwart.cli.context import load_app
 
 __all__ = ["beat"]
 
@@ -56,6 +50,14 @@ def beat(
     loglevel: Annotated[str, typer.Option("-l", "--loglevel")] = "INFO",
 ) -> None:
     """Run the scheduler: schedules from the database, one fenced leader, each slot once."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from stalwart.scheduler.beat import Beat
+    from stalwart.scheduler.sync import sync_code_schedules
+    from stalwart.services import ServiceRunner
+
     if lease < 2 * tick:
         raise typer.BadParameter(f"--lease ({lease}) must be at least two ticks ({tick})")
     beat_id = beat_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from stalwart.cli.output import console
-from stalwart.cli.settings_option import resolve_settings
-from stalwart.db.engine import create_engine_for
-from stalwart.db.migrate import current_revision, head_revision, upgrade
+from stalwart.cli.context import AppOption, Context
 
 __all__ = ["db_app"]
 
@@ -17,19 +12,22 @@ db_app = typer.Typer(no_args_is_help=True, help="The durable store (SQL).")
 
 
 @db_app.command("upgrade")
-def db_upgrade(
-    app: Annotated[str | None, typer.Option("-A", "--app", help="MODULE:APP (optional)")] = None,
-) -> None:
-    """Apply every pending Alembic migration."""
-    settings = resolve_settings(app)
-    engine = create_engine_for(settings.effective_database_url)
+def db_upgrade(app: AppOption = None) -> None:
+    """Apply every pending Alembic migration (creates the store if there is none)."""
+    from stalwart.cli.output import console
+    from stalwart.db.engine import create_engine_for
+    from stalwart.db.migrate import current_revision, head_revision, upgrade
+
+    context = Context(app)
+    engine = create_engine_for(context.settings.effective_database_url)
     try:
         before = current_revision(engine)
         upgrade(engine)
         after = current_revision(engine)
     finally:
         engine.dispose()
+    where = context.store_name()
     if before == after:
-        console.print(f"database already at {after} ({head_revision()} is the newest)")
+        console.print(f"database at {where} already at {after} ({head_revision()} is the newest)")
     else:
-        console.print(f"database upgraded from {before or 'empty'} to {after}")
+        console.print(f"database at {where} upgraded from {before or 'empty'} to {after}")

@@ -1,4 +1,4 @@
-"""``stalwart demo [--duration SECONDS]``: the reference application, one command."""
+"""``stalwart demo [--duration S] [--port P] [--json]``: the reference application, one command."""
 
 from __future__ import annotations
 
@@ -6,20 +6,31 @@ from typing import Annotated
 
 import typer
 
-from stalwart.cli.output import console
-
 __all__ = ["demo"]
 
 
 def demo(
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Console port.")] = 8000,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=1, max=65534, help="Console port; the CRM API uses port + 1."),
+    ] = 8000,
     duration: Annotated[
-        float | None, typer.Option("--duration", min=1, help="Stop after this many seconds.")
+        float | None,
+        typer.Option("--duration", min=1, help="Run the workload this many seconds, then settle."),
     ] = None,
-    concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1)] = 2,
+    json: Annotated[bool, typer.Option("--json", help="Print the account as JSON.")] = False,
+    concurrency: Annotated[
+        int, typer.Option("-c", "--concurrency", min=1, help="Processes of the campaigns worker.")
+    ] = 3,
 ) -> None:
-    """Run the reference app with its whole stack (embedded stores, a worker, a workload)."""
-    from stalwart.demo.runner import run_demo
+    """Run the reference CRM with its whole stack, inject faults, and account for every message."""
+    # Heavy imports here, not at module level: `stalwart --help` must stay fast.
+    from rich.console import Console
+
+    from stalwart.demo.runner import DemoOptions, run_demo
     from stalwart.demo.tasks import app
 
-    raise typer.Exit(run_demo(app, console, duration, concurrency))
+    out = Console(stderr=json)
+    options = DemoOptions(duration=duration, port=port, json=json, concurrency=concurrency)
+    status, _ = run_demo(app, options, out)
+    raise typer.Exit(status)

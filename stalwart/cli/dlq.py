@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from stalwart.app import Stalwart
-from stalwart.cli.output import console, err_console, print_json
-from stalwart.cli.target import load_app
-from stalwart.deadletter import Replayed
+from stalwart.cli.context import Context
 from stalwart.errors import StalwartError
-from stalwart.settings import Settings
-from stalwart.timeparse import parse_since
+
+if TYPE_CHECKING:
+    from stalwart.app import Stalwart
+    from stalwart.deadletter.store import DeadLetter
 
 __all__ = ["dlq_app"]
 
@@ -41,13 +38,17 @@ Refs = Annotated[list[str] | None, typer.Argument(help="Dead-letter numbers or t
 
 
 def _since(text: str | None) -> datetime | None:
+    from stalwart.timeparse import parse_since
+
     return None if text is None else parse_since(text)
 
 
-def _app(target: str | None) -> Stalwart:
-    app = load_app(target) if target else Stalwart("stalwart-cli", settings=Settings.from_env())
-    app.ensure_schema()
-    return app
+def _view(context: Context, letter: DeadLetter, full: bool = False) -> dict[str, Any]:
+    """The dead letter as shown: arguments redacted (by name too, when ``-A`` is given)."""
+    from stalwart.redaction import Redactor
+
+    task = context.loaded.tasks.get(letter.name) if context.loaded is not None else None
+    return letter.view(Redactor(context.settings.redact), task, full=full)
 
 
 @dlq_app.command("ls")
@@ -59,13 +60,21 @@ def dlq_ls(
     as_json: JsonOption = False,
 ) -> None:
     """List dead letters, newest failure first."""
-    stalwart_app = _app(app)
-    letters = stalwart_app.dead_letters.list(name=name, since=_since(since), limit=limit)
-    if as_json:
-        print_json([letter.as_dict(stalwart_app) for letter in letters])
+    from stalwart.cli.output import console, new_table, print_json
+    from stalwart.deadletter.store import list_dead_letters
+
+    context = Context(app)
+    after = _since(since)
+    engine = context.database()
+    if engine is None:
+        context.nothing(as_json, [], "no dead letters", context.no_store())
         return
-    table = Table(title=f"Dead letters ({len(letters)} shown)")
-    for column in (
+    with context.reading():
+        letters = list_dead_letters(engine, name=name, since=after, limit=limit)
+    if as_json:
+        print_json([_view(context, letter) for letter in letters])
+        return
+    table = new_table(
         "#",
         "task",
         "task id",
@@ -74,8 +83,9 @@ def dlq_ls(
         "attempts",
         "last failure",
         "replayed",
-    ):
-        table.add_column(column)
+        title=f"Dead letters ({len(letters)} shown)",
+        whole=("#", "task id", "replayed"),
+    )
     for d in letters:
         table.add_row(
             str(d.id),
@@ -97,16 +107,35 @@ def dlq_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one dead letter: payload (redacted), error, traceback, attempts, links."""
-    stalwart_app = _app(app)
-    data = stalwart_app.dead_letters.get(ref).as_dict(stalwart_app, full=True)
+    from rich.markup import escape
+
+    from stalwart.cli.output import console, print_json
+    from stalwart.deadletter.store import get_dead_letter
+    from stalwart.errors import NotFound
+
+    context = Context(app)
+    engine = context.database()
+    if engine is None:
+        raise NotFound(f"no dead letter {ref!r}: {context.no_store()}")
+    with context.reading():
+        data = _view(context, get_dead_letter(engine, ref), full=True)
     if as_json:
         print_json(data)
         return
     traceback = data.pop("traceback")
+    data.pop("raw_base64", None)  # --json has it; the text shows ``raw`` escaped
     for field, value in data.items():
-        console.print(f"[bold]{field:>16}[/]  {value}", highlight=False, markup=True)
+        shown = value if isinstance(value, str) or value is None else _json(value)
+        console.print(f"[bold]{field:>16}[/]  {escape(str(shown))}", highlight=False, markup=True)
     console.print("[bold]traceback[/]")
     console.print(traceback, markup=False, highlight=False)
+
+
+def _json(value: Any) -> str:
+    """A value as ``tasks show`` prints arguments: compact JSON."""
+    import json
+
+    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _selection(
@@ -131,6 +160,10 @@ def _selection(
 def _run_with_bar(
     label: str, total: int, quiet: bool, work: Callable[[Callable[[int], None]], object]
 ) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from stalwart.cli.output import err_console
+
     if quiet or total <= 1:
         work(lambda _n: None)
         return
@@ -156,7 +189,7 @@ def dlq_replay(
     as_json: JsonOption = False,
 ) -> None:
     """Run dead tasks again as new tasks linked to the originals (replay_of)."""
-    stalwart_app = _app(app)
+    stalwart_app = Context(app).app_with_store("no dead letters to replay")
     selected, bulk = _selection(
         stalwart_app, refs, name, since, everything, None if force else False
     )
@@ -165,7 +198,7 @@ def dlq_replay(
         return
     if bulk and not yes:
         typer.confirm(f"Replay {len(selected)} dead letter(s)?", abort=True, err=True)
-    outcomes: list[Replayed] = []
+    outcomes: list[Any] = []
 
     def work(advance: Callable[[int], None]) -> None:
         outcomes.extend(
@@ -188,7 +221,7 @@ def dlq_discard(
     as_json: JsonOption = False,
 ) -> None:
     """Delete dead letters for good (audited)."""
-    stalwart_app = _app(app)
+    stalwart_app = Context(app).app_with_store("no dead letters to discard")
     selected, bulk = _selection(stalwart_app, refs, name, since, everything, None)
     if not selected:
         _report(as_json, "discarded", [], "no dead letters match")
@@ -205,6 +238,8 @@ def dlq_discard(
 
 
 def _report(as_json: bool, key: str, value: object, text: str) -> None:
+    from stalwart.cli.output import console, print_json
+
     if as_json:
         print_json({key: value})
     else:

@@ -1,32 +1,29 @@
-"""``stalwart health [--json]``: exit 0 when healthy, 1 when not."""
+"""``stalwart health [--json]``: exit 0 when healthy, 1 when not. Starts nothing."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from stalwart.cli.output import console, print_json
-from stalwart.cli.settings_option import resolve_settings
-from stalwart.health import check_health
+from stalwart.cli.context import AppOption, Context
 
 __all__ = ["health"]
 
 
 def health(
-    app: Annotated[str | None, typer.Option("-A", "--app", help="MODULE:APP (optional)")] = None,
+    app: AppOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check the broker, the coordination store, the database and worker heartbeats."""
-    report = check_health(resolve_settings(app))
+    from stalwart.cli.output import console, new_table, print_json
+    from stalwart.health import check_health
+
+    report = check_health(Context(app).settings)
     if as_json:
         print_json(report.as_dict())
     else:
-        table = Table(title="Stalwart health")
-        table.add_column("component")
-        table.add_column("status")
-        table.add_column("detail")
+        table = new_table("component", "status", "detail", title="Stalwart health")
         for check in report.checks:
             status = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
             table.add_row(check.name, status, check.detail)

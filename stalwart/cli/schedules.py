@@ -5,35 +5,18 @@ Changes apply to running beats within one tick; each writes an audit row.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from stalwart.app import Stalwart
-from stalwart.audit import os_user
-from stalwart.cli.output import console, print_json
-from stalwart.cli.target import load_app
-from stalwart.errors import ScheduleError, StalwartError
-from stalwart.scheduler import store
-from stalwart.scheduler.fire import Fire, publish
-from stalwart.scheduler.model import (
-    DEFAULT_CATCH_UP_MAX,
-    MissedPolicy,
-    Schedule,
-    ScheduleKind,
-    ScheduleSpec,
-    check_zone,
-    parse_duration,
-    parse_instant,
-    parse_json_arg,
-    slot_iso,
-)
-from stalwart.scheduler.presence import list_beats
-from stalwart.scheduler.slots import next_slot
-from stalwart.settings import Settings
+from stalwart.cli.context import Context
+from stalwart.errors import ScheduleError
+
+if TYPE_CHECKING:
+    from stalwart.app import Stalwart
 
 __all__ = ["schedules_app"]
 
@@ -46,6 +29,7 @@ NeedsApp = Annotated[
     str | None, typer.Option("-A", "--app", help="MODULE:APP whose tasks are scheduled")
 ]
 Name = Annotated[str, typer.Argument(help="Schedule name.")]
+_BARE_NUMBER = re.compile(r"\s*\d+(\.\d+)?\s*")
 
 
 class Missed(StrEnum):
@@ -54,18 +38,17 @@ class Missed(StrEnum):
     catch_up = "catch_up"
 
 
-def _app(target: str | None, required_for: str | None = None) -> Stalwart:
-    if target:
-        app = load_app(target)
-    elif required_for:
+def _require_app(target: str | None, command: str) -> None:
+    if not target:
         raise ScheduleError(
-            f"'stalwart schedules {required_for}' needs -A MODULE:APP (to check the task "
+            f"'stalwart schedules {command}' needs -A MODULE:APP (to check the task "
             "exists and to publish with the app's routing)"
         )
-    else:
-        app = Stalwart("stalwart-cli", settings=Settings.from_env())
-    app.ensure_schema()
-    return app
+
+
+def _existing(target: str | None, name: str) -> Stalwart:
+    """The app of a command on schedule ``name``; with no store, nothing is created."""
+    return Context(target).app_with_store(f"no schedule named {name!r}")
 
 
 @schedules_app.command("ls")
@@ -74,13 +57,40 @@ def ls(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List schedules with their timing, state, last and next slot."""
-    stalwart_app = _app(app)
+    from stalwart.cli.output import console, new_table, print_json
+    from stalwart.scheduler import store
+    from stalwart.scheduler.presence import list_beats
+
+    context = Context(app)
+    engine = context.database()
+    if engine is None:
+        context.nothing(as_json, [], "no schedules", context.no_store())
+        return
     now = datetime.now(UTC)
-    rows = [_as_dict(s, now) for s in store.list_schedules(stalwart_app.engine)]
+    from stalwart.ops.schedules import schedule_dict
+    from stalwart.redaction import Redactor
+
+    loaded = context.loaded
+    redactor = loaded.redactor if loaded is not None else Redactor(context.settings.redact)
+    with context.reading():
+        rows = [
+            schedule_dict(s, now, 1, redactor, loaded.tasks.get(s.task) if loaded else None)
+            for s in store.list_schedules(engine)
+        ]
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "timing", "task", "state", "missed", "origin", "last slot", "next slot")
+    table = new_table(
+        "name",
+        "timing",
+        "task",
+        "state",
+        "missed",
+        "origin",
+        "last slot",
+        "next slot",
+        whole=("name",),
+    )
     for row in rows:
         table.add_row(
             row["name"],
@@ -95,7 +105,8 @@ def ls(
         )
     console.print(table)
     try:
-        beats = list_beats(stalwart_app.redis)
+        client = context.coordination()
+        beats = list_beats(client) if client is not None else []
     except Exception:  # the coordination store is optional for listing
         return
     if not beats:
@@ -120,11 +131,33 @@ def add(
     missed: Annotated[Missed, typer.Option("--missed", help="Policy for missed slots.")] = (
         Missed.run_once
     ),
-    catch_up_max: Annotated[int, typer.Option("--catch-up-max", min=1)] = DEFAULT_CATCH_UP_MAX,
+    catch_up_max: Annotated[
+        int | None, typer.Option("--catch-up-max", min=1, help="Default 100.")
+    ] = None,
     paused: Annotated[bool, typer.Option("--paused", help="Add it paused.")] = False,
 ) -> None:
-    """Add a schedule: exactly one of --cron, --every, --at."""
+    """Add a schedule: exactly one of --cron, --every (with a unit: 30s, 5m, 1h) or --at."""
+    from stalwart.audit import os_user
+    from stalwart.cli.output import console
+    from stalwart.scheduler.model import (
+        DEFAULT_CATCH_UP_MAX,
+        MissedPolicy,
+        ScheduleKind,
+        ScheduleSpec,
+        check_zone,
+        parse_duration,
+        parse_instant,
+        parse_json_arg,
+        slot_iso,
+    )
+    from stalwart.scheduler.slots import next_slot
+
     # Check the input before importing the app: a typo fails fast, in one line.
+    if every is not None and _BARE_NUMBER.fullmatch(every):
+        number = every.strip()
+        raise ScheduleError(
+            f"--every {every!r} needs a unit: {number}s, {number}m, {number}h or {number}d"
+        )
     if sum(x is not None for x in (cron, every, at)) != 1:
         raise ScheduleError("give exactly one of --cron, --every or --at")
     if tz is not None and cron is None and at is None:
@@ -138,7 +171,8 @@ def add(
         parse_instant(at, tz or "UTC")
     if cron is not None:
         ScheduleSpec(name=name, task=task, kind=ScheduleKind.CRON, cron=cron).validate()
-    stalwart_app = _app(app, required_for="add")
+    _require_app(app, "add")
+    stalwart_app = Context(app).app(schema=False)
     zone = tz or stalwart_app.settings.timezone
     options: dict[str, Any] = {}
     if queue:
@@ -158,13 +192,14 @@ def add(
         kwargs=call_kwargs,
         options=options,
         missed=MissedPolicy(missed.value),
-        catch_up_max=catch_up_max,
+        catch_up_max=catch_up_max or DEFAULT_CATCH_UP_MAX,
         enabled=not paused,
     )
-    stalwart_app.loader.import_default_modules()
-    added = store.add_schedule(
-        stalwart_app.engine, spec, actor=os_user(), known_tasks=set(stalwart_app.tasks.keys())
-    )
+    from stalwart.ops import actions
+
+    actions.check_schedule_arguments(stalwart_app, spec)
+    stalwart_app.ensure_schema()  # only now: a refused schedule touches no store
+    added = actions.add_schedule(stalwart_app, spec, actor=os_user())
     upcoming = next_slot(added, datetime.now(UTC))
     console.print(f"added {added.name}: {added.describe()}, next slot {slot_iso(upcoming) or '-'}")
 
@@ -172,67 +207,43 @@ def add(
 @schedules_app.command("pause")
 def pause(name: Name, app: AppOption = None) -> None:
     """Stop firing (slots while paused are not fired on resume)."""
-    store.set_enabled(_app(app).engine, name, False, actor=os_user())
+    from stalwart.audit import os_user
+    from stalwart.cli.output import console
+    from stalwart.ops import actions
+
+    actions.pause_schedule(_existing(app, name), name, actor=os_user())
     console.print(f"paused {name}")
 
 
 @schedules_app.command("resume")
 def resume(name: Name, app: AppOption = None) -> None:
     """Fire again from the next slot on."""
-    store.set_enabled(_app(app).engine, name, True, actor=os_user())
+    from stalwart.audit import os_user
+    from stalwart.cli.output import console
+    from stalwart.ops import actions
+
+    actions.resume_schedule(_existing(app, name), name, actor=os_user())
     console.print(f"resumed {name}")
 
 
 @schedules_app.command("rm")
 def rm(name: Name, app: AppOption = None) -> None:
     """Remove a schedule (code-defined ones are removed from app.conf.beat_schedule)."""
-    store.remove_schedule(_app(app).engine, name, actor=os_user())
+    from stalwart.audit import os_user
+    from stalwart.cli.output import console
+    from stalwart.ops import actions
+
+    actions.delete_schedule(_existing(app, name), name, actor=os_user())
     console.print(f"removed {name}")
 
 
 @schedules_app.command("run-now")
 def run_now(name: Name, app: NeedsApp = None) -> None:
     """Publish one run now (its own slot id ``NAME@manual-<time>``), beat or not."""
-    stalwart_app = _app(app, required_for="run-now")
-    schedule = store.get_schedule(stalwart_app.engine, name)
-    fire = Fire.manual(schedule, datetime.now(UTC))
-    try:
-        task_id = publish(stalwart_app, fire)
-    except StalwartError:
-        raise
-    except Exception as exc:
-        raise ScheduleError(f"publishing {name!r} failed: {type(exc).__name__}: {exc}") from None
-    store.record_run_now(
-        stalwart_app.engine, name, actor=os_user(), task_id=task_id, slot=fire.slot_id
-    )
-    console.print(f"sent {fire.task} for {fire.slot_id}: task id {task_id}")
+    from stalwart.audit import os_user
+    from stalwart.cli.output import console
+    from stalwart.ops import actions
 
-
-def _as_dict(schedule: Schedule, now: datetime) -> dict[str, Any]:
-    upcoming: datetime | None = None
-    if schedule.enabled:
-        try:
-            upcoming = next_slot(schedule, max(now, schedule.last_slot or now))
-        except Exception:
-            upcoming = None
-    return {
-        "name": schedule.name,
-        "task": schedule.task,
-        "kind": schedule.kind.value,
-        "timing": schedule.describe(),
-        "cron": schedule.cron,
-        "timezone": schedule.timezone,
-        "every": schedule.every,
-        "at": slot_iso(schedule.at) or None,
-        "args": schedule.args,
-        "kwargs": schedule.kwargs,
-        "options": schedule.options,
-        "enabled": schedule.enabled,
-        "missed": schedule.missed.value,
-        "catch_up_max": schedule.catch_up_max,
-        "origin": schedule.origin.value,
-        "last_slot": slot_iso(schedule.last_slot) or None,
-        "last_fired_at": slot_iso(schedule.last_fired_at) or None,
-        "next_slot": slot_iso(upcoming) or None,
-        "created_at": slot_iso(schedule.created_at),
-    }
+    _require_app(app, "run-now")
+    sent = actions.run_schedule_now(_existing(app, name), name, actor=os_user())
+    console.print(f"sent {sent['task']} for {sent['slot']}: task id {sent['task_id']}")

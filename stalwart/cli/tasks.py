@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
-from stalwart.cli.history_app import open_app
-from stalwart.cli.output import console, print_json
-from stalwart.history.query import (
-    TaskFilter,
-    TaskNode,
-    get_task,
-    list_tasks,
-    task_tree,
-)
-from stalwart.history.whereis import describe_time, format_progress, where_is
-from stalwart.timeparse import parse_since
+from stalwart.cli.context import AppOption, Context
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from stalwart.history.query import TaskDetail, TaskNode
+    from stalwart.history.whereis import WhereIs
 
 __all__ = ["tasks_app"]
 
-tasks_app = typer.Typer(no_args_is_help=True, help="Task history: list tasks, show one.")
+tasks_app = typer.Typer(no_args_is_help=True, help="Task history: list tasks, show one, revoke.")
 
-AppOption = Annotated[str | None, typer.Option("-A", "--app", help="MODULE:APP (optional)")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _ago(at: datetime) -> str:
-    return describe_time(at.timestamp()).split(" (")[1].rstrip(")")
 
 
 @tasks_app.command("ls")
@@ -57,6 +45,13 @@ def tasks_ls(
     as_json: JsonOption = False,
 ) -> None:
     """List tasks, most recently active first."""
+    from rich.markup import escape
+
+    from stalwart.cli.output import console, new_table, print_json
+    from stalwart.formatting import relative
+    from stalwart.history.query import TaskFilter, list_tasks
+    from stalwart.timeparse import parse_since
+
     flt = TaskFilter(
         state=state,
         name=name,
@@ -67,14 +62,28 @@ def tasks_ls(
         text=text,
         root_id=root,
     )
-    stalwart_app = open_app(app)
-    page = list_tasks(stalwart_app.engine, flt, limit=limit, cursor=cursor)
+    context = Context(app)
+    engine = context.database()
+    if engine is None:
+        empty: dict[str, object] = {"tasks": [], "next_cursor": None}
+        context.nothing(as_json, empty, "no tasks", context.no_store())
+        return
+    with context.reading():
+        page = list_tasks(engine, flt, limit=limit, cursor=cursor)
     if as_json:
         print_json({"tasks": [t.as_dict() for t in page.tasks], "next_cursor": page.next_cursor})
         return
-    table = Table(title=f"{len(page.tasks)} tasks")
-    for column in ("id", "name", "state", "queue", "worker", "retries", "updated"):
-        table.add_column(column)
+    table = new_table(
+        "id",
+        "name",
+        "state",
+        "queue",
+        "worker",
+        "retries",
+        "updated",
+        title=f"{len(page.tasks)} tasks",
+        whole=("id",),
+    )
     for task in page.tasks:
         table.add_row(
             task.task_id,
@@ -83,7 +92,7 @@ def tasks_ls(
             escape(task.queue or ""),
             escape(task.worker or ""),
             str(task.retries),
-            _ago(task.updated_at),
+            relative(task.updated_at.timestamp()),
         )
     console.print(table)
     if page.next_cursor:
@@ -97,10 +106,18 @@ def tasks_show(
     as_json: JsonOption = False,
 ) -> None:
     """The timeline of one task, its result or traceback, and where it is now."""
-    stalwart_app = open_app(app)
-    task = get_task(stalwart_app.engine, task_id)
-    where = where_is(stalwart_app, task_id)
-    tree = task_tree(stalwart_app.engine, task_id)
+    from stalwart.cli.output import print_json
+    from stalwart.errors import NotFound
+    from stalwart.history.query import get_task, task_tree
+
+    context = Context(app)
+    engine = context.database()
+    if engine is None:
+        raise NotFound(f"no task {task_id!r}: {context.no_store()}")
+    with context.reading():
+        task = get_task(engine, task_id)
+        where = _where(context, task)
+        tree = task_tree(engine, task_id)
     if as_json:
         data: dict[str, Any] = {k: v for k, v in task.__dict__.items() if k != "events"}
         data["events"] = [e.__dict__ for e in task.events]
@@ -108,6 +125,26 @@ def tasks_show(
         data["tree"] = tree.as_dict() if tree.children else None
         print_json(data)
         return
+    _print_task(task, where, tree)
+
+
+def _where(context: Context, task: TaskDetail) -> WhereIs:
+    """Where the task is now; from history alone when the embedded server is not running."""
+    from stalwart.history.whereis import WhereIs, where_is
+
+    live = context.live_app()
+    if live is not None:
+        return where_is(live, task.task_id)
+    text = f"last recorded: {task.state}; {context.not_running()}"
+    return WhereIs(task.state, text, {"live": False})
+
+
+def _print_task(task: TaskDetail, where: WhereIs, tree: TaskNode) -> None:
+    from rich.markup import escape
+
+    from stalwart.cli.output import console, new_table
+    from stalwart.history.whereis import format_progress
+
     out = console.print
     out(f"[bold]{escape(task.name or '?')}[/] {escape(f'[{task.task_id}]')}", highlight=False)
     out(f"  now:      [bold]{escape(where.text)}[/]", highlight=False)
@@ -127,11 +164,10 @@ def tasks_show(
             out(f"  {label + ':':<9} {value}", highlight=False)
     if task.progress:
         out(f"  {format_progress(task.progress)}", highlight=False)
-    timeline = Table(title="timeline", title_justify="left")
-    for column in ("time (UTC)", "event", "worker", "details"):
-        timeline.add_column(column)
+    timeline = new_table("time (UTC)", "event", "worker", "details", title="timeline")
+    timeline.title_justify = "left"
     for event in task.events:
-        details = ", ".join(f"{k}={v}" for k, v in event.fields.items() if k != "worker")
+        details = ", ".join(_shown(k, v) for k, v in event.fields.items() if k != "worker")
         timeline.add_row(
             event.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
             event.kind,
@@ -146,10 +182,65 @@ def tasks_show(
     if task.traceback:
         out(escape(task.traceback.rstrip()), highlight=False)
     if tree.children:
-        console.print(_render_tree(tree, task_id))
+        console.print(_render_tree(tree, task.task_id))
+
+
+def _shown(name: str, value: Any) -> str:
+    """One event field for people: times as local + UTC + how far, durations spelled."""
+    from stalwart.formatting import as_epoch, span, when
+
+    epoch = as_epoch(value) if name in _TIME_FIELDS else None
+    if epoch is not None:
+        return f"{name}={when(epoch)}"
+    if name == "delay" and isinstance(value, int | float):
+        return f"{name}={span(value)}"
+    if name == "runtime" and isinstance(value, int | float):
+        return f"{name}={value:.3f}s"  # not 2.4e-05
+    return f"{name}={value}"
+
+
+@tasks_app.command("revoke")
+def tasks_revoke(
+    task_ids: Annotated[list[str], typer.Argument(help="Task ids.")],
+    app: AppOption = None,
+    terminate: Annotated[
+        bool, typer.Option("--terminate", help="Also stop it if it is running (SIGTERM).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Revoke queued, delayed, deferred or running tasks (audited): workers drop them
+    when delivered, the delay store at once."""
+    from stalwart.audit import os_user
+    from stalwart.cli.output import console, print_json
+    from stalwart.errors import StoreUnavailable
+    from stalwart.ops.actions import revoke_task
+
+    context = Context(app)
+    if context.coordination() is None:  # revokes reach the workers alive now: none is
+        raise StoreUnavailable(f"no worker to tell: {context.not_running()}")
+    stalwart_app = context.app()
+    done = [
+        revoke_task(stalwart_app, task_id, actor=os_user(), terminate=terminate)
+        for task_id in task_ids
+    ]
+    if as_json:
+        print_json(done)
+        return
+    also = " and stopped if running" if terminate else ""
+    for row in done:
+        where = " (taken out of the delay store)" if row["removed_from_delay_store"] else ""
+        text = f"revoked {row['task_id']}: skipped when delivered{also}{where}"
+        console.print(text, highlight=False)
+
+
+# Event fields that hold a moment as epoch seconds (shown as local + UTC + "in 3h 12m").
+_TIME_FIELDS = frozenset({"until", "due", "eta", "at", "expires"})
 
 
 def _render_tree(node: TaskNode, current: str, parent: Tree | None = None) -> Tree:
+    from rich.markup import escape
+    from rich.tree import Tree
+
     if node.task is None:
         label = escape(f"group [{node.group_id}]")
     else:

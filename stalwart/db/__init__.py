@@ -3,8 +3,7 @@
 Each area keeps its tables in its own module (``stalwart.audit``, the dead-letter store,
 history, schedules) on the one :data:`metadata`; :mod:`stalwart.db.migrate` brings a
 database to the current schema (``stalwart db upgrade``).
+
+Nothing is imported here, so that reading the schema revision (:data:`.migrate.HEAD`)
+does not load SQLAlchemy: import :mod:`stalwart.db.engine` for the engine and metadata.
 """
-
-from stalwart.db.engine import create_engine_for, metadata
-
-__all__ = ["create_engine_for", "metadata"]

@@ -21,77 +21,18 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from stalwart.audit import os_user, record_action
-from stalwart.deadletter.tables import dead_letters
-from stalwart.deadletter.writer import FIRST_FAILURE_HEADER, REPLAY_OF_HEADER
+from stalwart.deadletter.record import FIRST_FAILURE_HEADER, REPLAY_OF_HEADER, DeadLetter
+from stalwart.deadletter.tables import DeadReason, dead_letters
 from stalwart.errors import NotFound, ReplayRefused
-from stalwart.events import EventKind, TaskEvent, append_event
-from stalwart.redaction import Redactor
+from stalwart.events import EventKind, TaskEvent
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
 
-__all__ = ["DeadLetter", "DeadLetterStore", "Replayed"]
+__all__ = ["DeadLetter", "DeadLetterStore", "Replayed", "get_dead_letter", "list_dead_letters"]
 
 BATCH = 100
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """One dead task. ``args``/``kwargs`` are the intact payload; see :meth:`shown`."""
-
-    id: int
-    task_id: str
-    name: str
-    queue: str | None
-    args: list[Any]
-    kwargs: dict[str, Any]
-    options: dict[str, Any]
-    reason: str
-    exc_type: str
-    exc_message: str
-    traceback: str
-    attempts: int
-    first_failed_at: datetime
-    last_failed_at: datetime
-    root_id: str | None
-    parent_id: str | None
-    replay_of: str | None
-    worker: str | None
-    replayed_at: datetime | None
-    replayed_as: str | None
-    replay_count: int
-
-    def as_dict(self, app: Stalwart, *, full: bool = False) -> dict[str, Any]:
-        """A JSON-ready view, arguments redacted per ``STALWART_REDACT``."""
-        args, kwargs = self.shown_arguments(app)
-        data: dict[str, Any] = {
-            "id": self.id,
-            "task_id": self.task_id,
-            "name": self.name,
-            "queue": self.queue,
-            "args": args,
-            "kwargs": kwargs,
-            "reason": self.reason,
-            "exc_type": self.exc_type,
-            "exc_message": self.exc_message,
-            "attempts": self.attempts,
-            "first_failed_at": self.first_failed_at.isoformat(),
-            "last_failed_at": self.last_failed_at.isoformat(),
-            "root_id": self.root_id,
-            "parent_id": self.parent_id,
-            "replay_of": self.replay_of,
-            "replayed_as": self.replayed_as,
-            "replayed_at": self.replayed_at.isoformat() if self.replayed_at else None,
-            "replay_count": self.replay_count,
-        }
-        if full:
-            data["traceback"] = self.traceback
-            data["worker"] = self.worker
-        return data
-
-    def shown_arguments(self, app: Stalwart) -> tuple[list[Any], dict[str, Any]]:
-        return Redactor(app.settings.redact).call(self.args, self.kwargs, app.tasks.get(self.name))
 
 
 @dataclass(frozen=True)
@@ -120,12 +61,9 @@ class DeadLetterStore:
         limit: int | None = 100,
     ) -> builtins.list[DeadLetter]:
         """Dead letters, newest failure first, filtered by task name and failure time."""
-        query = _filtered(sa.select(dead_letters), name, since, replayed)
-        query = query.order_by(dead_letters.c.last_failed_at.desc(), dead_letters.c.id.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        with self.app.engine.connect() as db:
-            return [_record(row) for row in db.execute(query)]
+        return list_dead_letters(
+            self.app.engine, name=name, since=since, replayed=replayed, limit=limit
+        )
 
     def count(
         self,
@@ -142,11 +80,7 @@ class DeadLetterStore:
 
     def get(self, ref: int | str) -> DeadLetter:
         """A dead letter by its number or its task id (raises NotFound)."""
-        with self.app.engine.connect() as db:
-            row = db.execute(sa.select(dead_letters).where(_ref_clause(ref))).first()
-        if row is None:
-            raise NotFound(f"no dead letter {ref!r} (see 'stalwart dlq ls')")
-        return _record(row)
+        return get_dead_letter(self.app.engine, ref)
 
     def select(
         self,
@@ -175,6 +109,13 @@ class DeadLetterStore:
         Refuses (ReplayRefused, nothing sent) if one was already replayed and not ``force``.
         """
         letters = [self.get(ref) for ref in refs]
+        undecodable = [d for d in letters if d.reason == DeadReason.UNDECODABLE]
+        if undecodable:
+            shown = ", ".join(str(d.id) for d in undecodable[:5])
+            raise ReplayRefused(
+                f"dead letter(s) {shown}: an undecodable message names no task to replay; "
+                "see its raw bytes with 'stalwart dlq show ID', then discard it"
+            )
         done_before = [d for d in letters if d.replayed_as]
         if done_before and not force:
             shown = ", ".join(f"{d.id} (as {d.replayed_as})" for d in done_before[:5])
@@ -255,18 +196,40 @@ class DeadLetterStore:
         if letter.options.get("priority") is not None:
             options["priority"] = letter.options["priority"]
         self.app.send_task(letter.name, args=letter.args, kwargs=letter.kwargs, **options)
-        return Replayed(letter.id, letter.task_id, new_id)
+        return Replayed(int(letter.id or 0), letter.task_id, new_id)
 
     def _announce(self, sent: builtins.list[Replayed], actor: str) -> None:
-        pipe = self.app.redis.pipeline(transaction=False)
         for replayed in sent:
-            event = TaskEvent(
-                EventKind.REPLAYED,
-                replayed.new_task_id,
-                fields={"replay_of": replayed.task_id, "dead_letter": replayed.id, "actor": actor},
+            fields = {"replay_of": replayed.task_id, "dead_letter": replayed.id, "actor": actor}
+            self.app.task_events.add(
+                TaskEvent(EventKind.REPLAYED, replayed.new_task_id, fields=fields)
             )
-            append_event(pipe, event, maxlen=self.app.settings.stream_maxlen)
-        pipe.execute()
+
+
+def list_dead_letters(
+    engine: sa.Engine,
+    *,
+    name: str | None = None,
+    since: datetime | None = None,
+    replayed: bool | None = None,
+    limit: int | None = 100,
+) -> list[DeadLetter]:
+    """Dead letters, newest failure first (what :meth:`DeadLetterStore.list` returns)."""
+    query = _filtered(sa.select(dead_letters), name, since, replayed)
+    query = query.order_by(dead_letters.c.last_failed_at.desc(), dead_letters.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as db:
+        return [_record(row) for row in db.execute(query)]
+
+
+def get_dead_letter(engine: sa.Engine, ref: int | str) -> DeadLetter:
+    """A dead letter by its number or its task id (raises NotFound)."""
+    with engine.connect() as db:
+        row = db.execute(sa.select(dead_letters).where(_ref_clause(ref))).first()
+    if row is None:
+        raise NotFound(f"no dead letter {ref!r} (see 'stalwart dlq ls')")
+    return _record(row)
 
 
 def _filtered(query: Any, name: str | None, since: datetime | None, replayed: bool | None) -> Any:

@@ -1,7 +1,9 @@
 """The ``dead_letters`` table (SQLAlchemy Core, on the shared metadata).
 
 One row per dead task id. The payload (``args``, ``kwargs``, ``options``) is kept intact
-so a replay sends exactly what was sent; redaction happens only when it is *shown*.
+so a replay sends exactly what was sent; redaction happens only when it is *shown*. A
+message that could not be decoded at all (reason ``undecodable``) has no task: its
+bytes, as they were on the queue, are in ``raw``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class DeadReason(StrEnum):
     FAILED = "failed"  # an exception the policy does not retry
     REJECTED = "rejected"  # the task raised celery's Reject(requeue=False)
     POISON = "poison"  # redelivered more than STALWART_MAX_DELIVERIES times
+    UNDECODABLE = "undecodable"  # not a kombu envelope: quarantined by the transport
 
 
 dead_letters = sa.Table(
@@ -50,4 +53,6 @@ dead_letters = sa.Table(
     sa.Column("replayed_at", UTCDateTime(), nullable=True),
     sa.Column("replayed_as", sa.String(255), nullable=True),
     sa.Column("replay_count", sa.Integer, nullable=False, server_default="0"),
+    # The message as it was on the queue, for an undecodable one (no task to replay).
+    sa.Column("raw", sa.LargeBinary, nullable=True),
 )

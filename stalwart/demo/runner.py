@@ -1,175 +1,251 @@
-"""``stalwart demo``: the embedded stores, a worker and a workload in one process tree.
+"""``stalwart demo``: the CRM and its whole stack in one process tree, then the account.
 
-Starts (or attaches to) the embedded server, runs a real ``stalwart worker`` subprocess,
-drives the workload, shows a live table, and stops everything on Ctrl-C, SIGTERM or
-after ``duration`` seconds, leaving no process behind.
+1. the stores (embedded Valkey + SQLite unless STALWART_* says otherwise) and schemas;
+2. the processes (:mod:`.processes`): simulator, API, workers, beat, console;
+3. the workload (:mod:`.scenario`) under a live view (:mod:`.view`), for ``duration``;
+4. settling: until every message is sent, dead-lettered or deferred to later;
+5. the account (:mod:`.account`, :mod:`.report`), and a non-zero exit if it does not
+   balance.
+
+Ctrl-C, SIGTERM or an error at any point stops every process it started (and the
+embedded server once they are gone): nothing is left running.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
+import secrets
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import FrameType
-from typing import IO
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from stalwart.app import Stalwart
-from stalwart.demo.workload import Workload
-from stalwart.worker.heartbeat import list_workers
+from stalwart.demo.account import Account, Fate, collect
+from stalwart.demo.calendar import business_offset, describe
+from stalwart.demo.config import CrmConfig
+from stalwart.demo.migrate import upgrade as upgrade_crm
+from stalwart.demo.observe import Observer
+from stalwart.demo.processes import free_port, port_is_free, start_console, start_stack
+from stalwart.demo.report import account_lines, next_steps
+from stalwart.demo.run import DemoRun
+from stalwart.demo.scenario import DemoError, Scenario, next_senders
+from stalwart.demo.stack import Stack
+from stalwart.demo.view import live_view, status_line
+from stalwart.demo.webhooks.store import unprocessed
+from stalwart.errors import SettingsError
+from stalwart.outbox import pending
 
-__all__ = ["run_demo"]
+__all__ = ["DemoOptions", "run_demo"]
 
-DEMO_APP = "stalwart.demo.tasks:app"
-STEP_SECONDS = 0.5
+TICK = 0.5
+STATUS_EVERY = 5.0
+SETTLE_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration: float | None  # None: until Ctrl-C
+    port: int  # the console's; the CRM API listens on port + 1
+    json: bool
+    concurrency: int
 
 
 class _Stop(Exception):
     pass
 
 
-def run_demo(app: Stalwart, console: Console, duration: float | None, concurrency: int) -> int:
-    """Run the demo until Ctrl-C/SIGTERM or ``duration``; return the exit status."""
-    app.ensure_stores()
-    app.ensure_schema()
-    worker_log = app.settings.data_dir / "demo-worker.log"
-    worker = _start_worker(concurrency, worker_log)
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
-    workload = Workload(app)
-    started = time.monotonic()
-    try:
-        _wait_for_worker(app, worker)
-        console.print(f"[bold]Stalwart demo[/] running; data in {app.settings.data_dir.resolve()}")
-        console.print(f"Worker log: {worker_log}")
-        console.print("Press Ctrl-C to stop." if duration is None else f"Running {duration:.0f}s.")
-        with Live(
-            _render(app, workload, started), console=console, refresh_per_second=2, transient=True
-        ) as live:
-            last_line = 0.0
-            while duration is None or time.monotonic() - started < duration:
-                if worker.poll() is not None:
-                    console.print(f"[red]the worker exited with status {worker.returncode}[/]")
-                    return 1
-                workload.step()
-                live.update(_render(app, workload, started))
-                if not console.is_terminal and time.monotonic() - last_line >= 5:
-                    last_line = time.monotonic()
-                    console.print(_summary(workload, started))
-                time.sleep(STEP_SECONDS)
-        _drain(workload, timeout=15)
-        console.print(_render(app, workload, started))
-        return 0
-    except (KeyboardInterrupt, _Stop):
-        console.print("stopping...")
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        _stop_worker(worker)
-        app.release_stores(wait=app.settings.embedded_idle_seconds + 10)
-        console.print("demo stopped; no process left running")
-
-
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop()
 
 
-def _start_worker(concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
-    hostname = f"demo-{os.getpid()}@{os.uname().nodename}"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        return _spawn(hostname, concurrency, log)
-
-
-def _spawn(hostname: str, concurrency: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "stalwart.cli",
-            "worker",
-            "-A",
-            DEMO_APP,
-            "-n",
-            hostname,
-            "-c",
-            str(concurrency),
-            "-l",
-            "WARNING",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches the demo, which stops the worker in order
-    )
-
-
-def _wait_for_worker(app: Stalwart, worker: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not list_workers(app.redis):
-        if worker.poll() is not None:
-            raise SystemExit(f"the demo worker exited with status {worker.returncode}")
-        if time.monotonic() > deadline:
-            raise SystemExit("the demo worker did not start within 60s")
-        time.sleep(0.1)
-
-
-def _stop_worker(worker: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Stop the worker's whole process group (pool children, recorder) and wait for it."""
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(timeout)
-    deadline = time.monotonic() + timeout
-    while _group_alive(worker.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)  # children finishing their shutdown after the main process
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait()
-
-
-def _group_alive(pgid: int) -> bool:
+def run_demo(app: Stalwart, options: DemoOptions, out: Console) -> tuple[int, Account | None]:
+    """Run the demo; the exit status and the account (None if it never got that far)."""
+    for port in (options.port, options.port + 1):
+        if not port_is_free(port):
+            raise SettingsError(f"port {port} is in use: pass --port (the demo uses it and +1)")
+    app.ensure_stores()
+    app.ensure_schema()
+    upgrade_crm(app.engine)
+    run = _new_run(app, options)
+    stack = Stack(run.run_dir, _child_env(app, run))
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    scenario: Scenario | None = None
+    observer: Observer | None = None
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        _introduce(app, run, out)
+        kill_child = start_stack(
+            app, stack, run, options.port + 1, _port_of(run.simulator_url), options.concurrency
+        )
+        run.console_url = start_console(stack, options.port, lambda t: out.print(t, soft_wrap=True))
+        run.note("stack ready: " + ", ".join(child.name for child in stack.children))
+        observer = Observer(app, run)
+        scenario = Scenario(run, app.engine, kill_child)
+        shown = _drive(stack, run, scenario, observer, options.duration, out)
+        account = _settle(app, run, stack, observer, out)
+        _print_events(run, out, shown)
+        _report(account, run, options, out)
+        return (0 if account.balanced else 1), account
+    except (KeyboardInterrupt, _Stop):
+        out.print("stopping (interrupted): the account below is what was settled so far")
+        if not run.campaign_ids:
+            return 130, None
+        partial = collect(app, run)
+        _report(partial, run, options, out)
+        return 130, partial
+    except DemoError as exc:
+        out.print(f"[red]the demo stopped:[/] {exc}", soft_wrap=True)
+        return 1, None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for part in (scenario, observer):
+            if part is not None:
+                part.close()
+        stack.stop()
+        app.release_stores(wait=app.settings.embedded_idle_seconds + 10)
+        out.print("demo stopped; no process left running")
 
 
-def _drain(workload: Workload, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while workload.in_flight and time.monotonic() < deadline:
-        workload.collect()
-        time.sleep(0.2)
-
-
-def _summary(workload: Workload, started: float) -> str:
-    parts = [
-        f"{name} {sent} sent/{ok} ok/{failed} failed"
-        for name, sent, ok, failed, _ in workload.tally.rows()
-    ]
-    return f"[{time.monotonic() - started:5.1f}s] " + "; ".join(parts)
-
-
-def _render(app: Stalwart, workload: Workload, started: float) -> Group:
-    table = Table(title="What ran", expand=False)
-    for column in ("task", "sent", "succeeded", "failed", "in flight"):
-        table.add_column(column, justify="left" if column == "task" else "right")
-    for name, sent, ok, failed, in_flight in workload.tally.rows():
-        table.add_row(name, str(sent), f"[green]{ok}[/]", f"[red]{failed}[/]", str(in_flight))
-    workers = list_workers(app.redis)
-    depth = app.redis.llen("celery")
-    status = Text(
-        f"{time.monotonic() - started:.0f}s elapsed · {len(workers)} worker(s) · "
-        f"queue 'celery' depth {depth}"
+def _new_run(app: Stalwart, options: DemoOptions) -> DemoRun:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = (app.settings.data_dir / "demo" / f"run-{stamp}-{os.getpid()}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    simulator_port = free_port()
+    config = CrmConfig(
+        provider_url=f"http://127.0.0.1:{simulator_port}",
+        provider_key=secrets.token_hex(16),
+        webhook_secret=secrets.token_hex(32),
+        clock_offset=business_offset(),
+        provider_timeout=1.0,
     )
-    return Group(table, status)
+    return DemoRun(
+        run_dir=run_dir,
+        config=config,
+        api_url=f"http://127.0.0.1:{options.port + 1}",
+        simulator_url=config.provider_url,
+        senders=next_senders(app.engine),
+    )
+
+
+def _child_env(app: Stalwart, run: DemoRun) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(run.config.as_env())
+    env["STALWART_DATA_DIR"] = str(app.settings.data_dir.resolve())
+    env["CRM_RUN_DIR"] = str(run.run_dir)  # marks every process of this run
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def _introduce(app: Stalwart, run: DemoRun, out: Console) -> None:
+    def say(text: str) -> None:
+        out.print(text, soft_wrap=True)
+
+    data_dir = app.settings.data_dir.resolve()
+    say(f"[bold]Stalwart demo[/]: a CRM's messaging back end; data in {data_dir}")
+    now = time.time()
+    if run.config.clock_offset:
+        say(
+            f"It is {describe(now)} (outside business hours), so the CRM's clock starts at "
+            f"{describe(now + run.config.clock_offset)}: windows and quotas follow that clock."
+        )
+    else:
+        say(f"It is {describe(now)}: New York business hours are open; the real clock is used.")
+    say(f"CRM API {run.api_url}/demo/docs · provider simulator {run.simulator_url}")
+    say(f"logs of every process: {run.run_dir}")
+
+
+def _drive(
+    stack: Stack,
+    run: DemoRun,
+    scenario: Scenario,
+    observer: Observer,
+    duration: float | None,
+    out: Console,
+) -> int:
+    """The workload under the live view, until ``duration`` (and the script) is over.
+
+    Returns how many timeline events were printed.
+    """
+    live = Live(console=out, refresh_per_second=4, transient=True) if out.is_terminal else None
+    shown, last_status = 0, 0.0
+    if live is not None:
+        live.start()
+    try:
+        while not (scenario.done and duration is not None and run.elapsed >= duration):
+            _check(stack)
+            scenario.tick()
+            snapshot = observer.snapshot()
+            if live is not None:
+                live.update(live_view(snapshot, run, duration))
+            else:
+                shown = _print_events(run, out, shown)
+                if time.monotonic() - last_status >= STATUS_EVERY:
+                    last_status = time.monotonic()
+                    out.print(status_line(snapshot, run), soft_wrap=True, highlight=False)
+            time.sleep(TICK)
+    finally:
+        if live is not None:
+            live.stop()
+    return _print_events(run, out, 0 if live is not None else shown)
+
+
+def _settle(app: Stalwart, run: DemoRun, stack: Stack, observer: Observer, out: Console) -> Account:
+    """Wait until every message rests (sent, dead-lettered, deferred to later)."""
+    out.print(
+        "settling: waiting for retries, short deferrals and webhooks to finish "
+        f"(at most {SETTLE_TIMEOUT:.0f}s)",
+        soft_wrap=True,
+    )
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    moving = ""
+    while time.monotonic() < deadline:
+        _check(stack)
+        account = collect(app, run)
+        webhooks = observer.provider_stats().get("webhooks", {}).get("pending", 1)
+        waits = {
+            "sends": account.count(Fate.IN_FLIGHT),
+            "outbox rows": pending(app),
+            "webhook events to process": unprocessed(app.engine),
+            "webhooks the provider still has to deliver": webhooks,
+        }
+        moving = ", ".join(f"{count} {what}" for what, count in waits.items() if count)
+        if not moving:
+            run.note("settled: every message has come to rest")
+            return account
+        time.sleep(1.0)
+    run.note(f"not settled after {SETTLE_TIMEOUT:.0f}s ({moving}): what still moves is lost")
+    return collect(app, run, final=True)
+
+
+def _report(account: Account, run: DemoRun, options: DemoOptions, out: Console) -> None:
+    """The account for people on ``out`` (stderr with ``--json``), and JSON on stdout."""
+    for line in account_lines(account, run) + next_steps(account, run):
+        out.print(line, soft_wrap=True, highlight=False)
+    if options.json:
+        timeline = [vars(moment) for moment in run.timeline]
+        data = account.as_dict() | {"run_dir": str(run.run_dir), "timeline": timeline}
+        print(json.dumps(data, indent=2))
+
+
+def _print_events(run: DemoRun, out: Console, start: int) -> int:
+    for moment in run.timeline[start:]:
+        out.print(f"  +{moment.at:5.1f}s  {moment.text}", soft_wrap=True, highlight=False)
+    return len(run.timeline)
+
+
+def _check(stack: Stack) -> None:
+    exited = stack.exited()
+    if exited is not None:
+        raise DemoError(
+            f"{exited.name} exited with status {exited.process.returncode}; "
+            f"the end of {exited.log_path}:\n{exited.tail()}"
+        )

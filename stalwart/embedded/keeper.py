@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -148,11 +149,22 @@ def main(argv: list[str]) -> int:
         except BlockingIOError:
             log.info("another keeper is running; exiting")
             return 0
+        paths.keeper_pid.write_text(f"{os.getpid()}\n")
         keeper = Keeper(paths, idle)
         signal.signal(signal.SIGTERM, keeper.request_stop)
         signal.signal(signal.SIGINT, keeper.request_stop)
+        code = 0
         try:
             keeper.run()
+        except BaseException:
+            log.exception("keeper failed")
+            code = 1
         finally:
             keeper.stop_server()
+            paths.keeper_pid.unlink(missing_ok=True)  # still ours: we hold the lock
+        # End the process still holding keeper.lock: the kernel releases it as the
+        # process ends, so "the lock is free" means "the keeper is gone" (what
+        # EmbeddedServer.detach(wait) and `stalwart demo` promise: no process left).
+        logging.shutdown()
+        os._exit(code)
     return 0

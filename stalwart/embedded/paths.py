@@ -28,6 +28,11 @@ class EmbeddedPaths:
         return self.data_dir / "start.lock"
 
     @property
+    def keeper_pid(self) -> Path:
+        """The live keeper's process id (written once it holds :attr:`keeper_lock`)."""
+        return self.data_dir / "keeper.pid"
+
+    @property
     def server_pid(self) -> Path:
         return self.data_dir / "valkey.pid"
 

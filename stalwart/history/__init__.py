@@ -1,7 +1,8 @@
 """Durable task history and "where is my task now".
 
-- :mod:`~stalwart.history.recording`: every lifecycle event of every task, appended to
-  the event stream in batches (no round trip per task).
+- :mod:`~stalwart.history.signals`: the events only Celery's signals know (received,
+  succeeded, failed, revoked); the rest come from the pipeline's recording
+  (:mod:`stalwart.middleware.recording`), all through the event buffer.
 - :mod:`~stalwart.history.recorder`: the consumer group that writes events into SQL
   (:mod:`~stalwart.history.writer`, idempotent); :mod:`~stalwart.history.lag` measures
   how far behind it is.

@@ -16,14 +16,12 @@ from typing import Any
 import redis
 from kombu.connection import Connection
 
-from stalwart.coordination import as_text
-from stalwart.history.recording import SENT_AT_HEADER
+from stalwart.compat.kombu_layout import BINDING_PATTERN, binding_queue, consumption_order
+from stalwart.middleware.recording import SENT_AT_HEADER
 from stalwart.settings import Settings
 
 __all__ = ["QueueProbe", "QueueState", "probe_for"]
 
-PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's Redis transport default
-SEP = "\x06\x16"
 MAX_SCAN = 20_000
 CHUNK = 1000
 
@@ -64,15 +62,15 @@ class RedisQueueProbe(QueueProbe):
 
     def _lists(self, queue: str) -> list[str]:
         # BRPOP checks priority 0 first: that list's messages come out first.
-        return [queue if step == 0 else f"{queue}{SEP}{step}" for step in PRIORITY_STEPS]
+        return consumption_order(queue)
 
     def queue_names(self) -> list[str]:
         names: set[str] = set()
-        for binding in self.client.scan_iter(match="_kombu.binding.*", count=1000):
+        for binding in self.client.scan_iter(match=BINDING_PATTERN, count=1000):
             for member in self.client.smembers(binding):
-                parts = as_text(member).split(SEP)
-                if len(parts) == 3 and parts[2] and not parts[2].endswith(".pidbox"):
-                    names.add(parts[2])
+                queue = binding_queue(member)
+                if queue and not queue.endswith(".pidbox"):
+                    names.add(queue)
         return sorted(names)
 
     def state(self, queue: str) -> QueueState:

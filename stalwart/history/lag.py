@@ -2,7 +2,9 @@
 
 Shown by ``stalwart health`` (and exported by the console's ``/metrics``). ``backlog``
 counts events not yet recorded (never delivered to a recorder, plus delivered but not
-acknowledged); ``oldest_age`` is how long the oldest of them has waited.
+acknowledged); ``oldest_age`` is how long the oldest of them has waited; ``yielding``
+says the recorder is skipping rounds while the workers are saturated
+(:mod:`stalwart.history.backoff`).
 """
 
 from __future__ import annotations
@@ -15,9 +17,15 @@ import redis
 
 from stalwart.coordination import as_text
 from stalwart.events import EVENT_STREAM
-from stalwart.history.recorder import GROUP
 
-__all__ = ["LAG_ALERT_SECONDS", "RecorderLag", "recorder_lag"]
+__all__ = ["LAG_ALERT_SECONDS", "RECORDER_GROUP", "YIELDING_KEY", "RecorderLag", "recorder_lag"]
+
+# The consumer group of every recorder (stalwart.history.recorder). Named here so that
+# reading the lag (stalwart health) needs no SQL machinery.
+RECORDER_GROUP = "recorder"
+GROUP = RECORDER_GROUP
+# Set (expiring) by a recorder while it yields to saturated workers (.backoff).
+YIELDING_KEY = "stalwart:recorder:yielding"
 
 LAG_ALERT_SECONDS = 300.0
 
@@ -30,6 +38,7 @@ class RecorderLag:
     consumers: int
     oldest_age: float  # seconds; 0 when nothing waits
     group_exists: bool
+    yielding: bool = False  # a recorder skips rounds while the workers are saturated
 
     @property
     def backlog(self) -> int:
@@ -46,9 +55,10 @@ class RecorderLag:
             return f"{self.stream_length} events, no recorder has run yet"
         if self.backlog == 0:
             return f"up to date ({self.consumers} recorders)"
+        note = "; yielding to saturated workers" if self.yielding else ""
         return (
             f"{self.backlog} events behind, oldest {self.oldest_age:.0f}s "
-            f"({self.consumers} recorders)"
+            f"({self.consumers} recorders{note})"
         )
 
 
@@ -86,5 +96,11 @@ def recorder_lag(client: redis.Redis) -> RecorderLag:
     if following:
         ages.append(_age(following[0][0], now))
     return RecorderLag(
-        length, int(lag), pending, int(group["consumers"]), max(ages, default=0.0), True
+        length,
+        int(lag),
+        pending,
+        int(group["consumers"]),
+        max(ages, default=0.0),
+        True,
+        yielding=bool(client.exists(YIELDING_KEY)),
     )

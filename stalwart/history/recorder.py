@@ -9,6 +9,9 @@ any one of them suffices and more share the load. Each round:
    idempotent by ``(task_id, seq)``);
 3. ``XACK`` only after the commit.
 
+A recorder given a :class:`~stalwart.history.backoff.Backoff` (the one each worker
+runs) skips its rounds, bounded, while the workers are saturated, and catches up after.
+
 A recorder that dies mid-batch leaves its entries pending; after ``claim_idle`` seconds
 another recorder takes them over (``XAUTOCLAIM``) and writes them again; the
 idempotent write makes that harmless. A batch the database refuses (bad data) is
@@ -32,17 +35,19 @@ from sqlalchemy.engine import Engine
 
 from stalwart.coordination import as_text
 from stalwart.events import EVENT_STREAM, decode_entry
+from stalwart.history.lag import RECORDER_GROUP
 from stalwart.history.writer import StreamEvent, write_batch
 from stalwart.services import Service
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
+    from stalwart.history.backoff import Backoff
 
 __all__ = ["GROUP", "Recorder"]
 
 log = logging.getLogger("stalwart.history.recorder")
 
-GROUP = "recorder"
+GROUP = RECORDER_GROUP  # named in .lag, which reads it without importing the recorder
 CONSUMER_FORGET_MS = 3_600_000
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -64,6 +69,7 @@ class Recorder(Service):
         claim_every: float = 5.0,
         consumer: str | None = None,
         on_batch: Callable[[str, list[Entry]], None] | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
         self.client = client
         self.engine = engine
@@ -74,6 +80,7 @@ class Recorder(Service):
         self.consumer = consumer or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         # Test hook: called at "read" and "committed" (fault injection, benchmarks).
         self.on_batch = on_batch
+        self.backoff = backoff
         self._group_ready = False
         self._next_claim = 0.0
         self._own_pending = True  # first round: re-read what this consumer left pending
@@ -86,8 +93,11 @@ class Recorder(Service):
     # -- the service ------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Claim dead consumers' entries now and then; then record new entries."""
+        """Claim dead consumers' entries now and then; then record new entries (unless
+        the backoff says to yield this round)."""
         self._ensure_group()
+        if self.backoff is not None and self.backoff.should_yield():
+            return
         if time.monotonic() >= self._next_claim:
             self._next_claim = time.monotonic() + self.claim_every
             self.claim()

@@ -4,8 +4,10 @@ A worker's main process is the busiest process of the deployment (it feeds the p
 recording in a thread there would take the GIL from it. So the ``recorder`` service
 only supervises a child process that runs :class:`~stalwart.history.recorder.Recorder`
 at a lower CPU priority (``nice``): it records with the capacity tasks leave, and
-catches up when the burst is over. The child reads its configuration from stdin and
-exits when stdin closes, so it never outlives its parent, even after a SIGKILL.
+catches up when the burst is over; while the workers are saturated it skips its rounds
+altogether, bounded (:mod:`stalwart.history.backoff`). The child reads its
+configuration from stdin and exits when stdin closes, so it never outlives its parent,
+even after a SIGKILL.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import subprocess
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -25,8 +27,9 @@ from stalwart.services import Service
 
 if TYPE_CHECKING:
     from stalwart.app import Stalwart
+    from stalwart.history.backoff import Backoff
 
-__all__ = ["RecorderProcess", "main"]
+__all__ = ["RecorderProcess", "backoff_for", "main"]
 
 log = logging.getLogger("stalwart.history.recorder")
 
@@ -39,15 +42,43 @@ class RecorderProcess(Service):
     name = "recorder"
     interval = 1.0
 
-    def __init__(self, redis_url: str, database_url: str) -> None:
-        self.config = json.dumps({"redis_url": redis_url, "database_url": database_url})
+    def __init__(
+        self,
+        redis_url: str,
+        database_url: str,
+        *,
+        broker_url: str | None = None,
+        stream_maxlen: int | None = None,
+        max_defer: float = 0.0,
+    ) -> None:
+        """``broker_url`` (a Redis broker, as redis-py reads it), ``stream_maxlen`` and a
+        ``max_defer`` above 0 turn on the backoff while workers are saturated
+        (:mod:`stalwart.history.backoff`); without them it never yields."""
+        self.config = json.dumps(
+            {
+                "redis_url": redis_url,
+                "database_url": database_url,
+                "broker_url": broker_url,
+                "stream_maxlen": stream_maxlen,
+                "max_defer": max_defer,
+            }
+        )
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     @classmethod
     def for_app(cls, app: Stalwart) -> RecorderProcess:
         settings = app.settings
-        return cls(settings.effective_redis_url, settings.effective_database_url)
+        broker = None
+        if settings.broker_is_redis:
+            broker = settings.effective_broker_url.replace("redis+socket://", "unix://", 1)
+        return cls(
+            settings.effective_redis_url,
+            settings.effective_database_url,
+            broker_url=broker,
+            stream_maxlen=settings.stream_maxlen,
+            max_defer=settings.recorder_max_defer,
+        )
 
     def tick(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -89,7 +120,7 @@ def main() -> None:
 
     client = redis.Redis.from_url(config["redis_url"], socket_timeout=10)
     engine = create_engine_for(config["database_url"])
-    runner = ServiceRunner([Recorder(client, engine)])
+    runner = ServiceRunner([Recorder(client, engine, backoff=backoff_for(client, config))])
     runner.start()
     stopped = threading.Event()
 
@@ -101,6 +132,26 @@ def main() -> None:
     stopped.wait()
     runner.stop()
     engine.dispose()
+
+
+def backoff_for(client: redis.Redis, config: dict[str, Any]) -> Backoff | None:
+    """The recorder's backoff while workers are saturated (None: never yield)."""
+    from stalwart.history.backoff import Backoff, workers_saturated
+    from stalwart.history.lag import recorder_lag
+
+    if not (config.get("broker_url") and config.get("stream_maxlen") and config.get("max_defer")):
+        return None
+    if config["broker_url"] == config["redis_url"]:
+        broker = client
+    else:
+        broker = redis.Redis.from_url(config["broker_url"], socket_timeout=10)
+    return Backoff(
+        client,
+        saturated=workers_saturated(client, broker),
+        backlog=lambda: recorder_lag(client).backlog,
+        stream_maxlen=int(config["stream_maxlen"]),
+        max_defer=float(config["max_defer"]),
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from stalwart.errors import NotFound
 from stalwart.events import EventKind
-from stalwart.flow.durable import schedule_for
 from stalwart.history.brokers import QueueProbe, probe_for
 from stalwart.history.query import TaskDetail, get_task
 from stalwart.worker.heartbeat import WorkerInfo, list_workers
@@ -83,14 +82,10 @@ class _Live:
         return self._workers.get(hostname or "")
 
     def on_schedule(self, task_id: str) -> bool:
-        """True if the task waits on the durable schedule (flow control's sorted set)."""
+        """True if the task waits in the delay store."""
         try:
-            schedule = schedule_for(self.app)
-            members = schedule.client.zscan_iter(
-                schedule.key, match=f'*"id": "{task_id}"*', count=1000
-            )
-            return any(True for _ in members)
-        except Exception:  # the schedule is an aid to the answer, never a failure of it
+            return self.app.delays.due_at(task_id) is not None
+        except Exception:  # the store is an aid to the answer, never a failure of it
             return False
 
     def queued(self, queue: str | None, task_id: str) -> WhereIs | None:
@@ -180,7 +175,7 @@ def _waiting(live: _Live, task: TaskDetail, now: float, label: str, until: Any) 
         if holder:
             text += f" (held by worker {holder})"
         elif live.on_schedule(task.task_id):
-            text += " (on the durable schedule)"
+            text += " (in the delay store)"
         return WhereIs(state, text, {"until": due})
     queued = live.queued(task.queue, task.task_id)
     if queued is not None:
@@ -191,7 +186,7 @@ def _waiting(live: _Live, task: TaskDetail, now: float, label: str, until: Any) 
         )
     when = f" since {describe_time(due, now)}" if due is not None else ""
     if live.on_schedule(task.task_id):
-        where = "still on the durable schedule (the pump moves it)"
+        where = "still in the delay store (the pump moves it)"
     else:
         where = "on its way back to a worker"
     return WhereIs(state, f"{label}, due{when}: {where}", {"until": due})

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from stalwart.events import EventKind, TaskEvent
@@ -107,41 +106,9 @@ def _fold(events: list[StreamEvent]) -> tuple[list[dict[str, Any]], list[dict[st
             "fields": {k: v for k, v in f.items() if k not in _ROW_ONLY and v is not None},
         }
         row = rows.setdefault(task_id, _Row(task_id))
-        row.first("name", _text(event.name, 255))
-        if worker is not None and (row.values.get("worker_at") or EPOCH) <= at:
-            row.values.update(worker=worker, worker_at=at)
-        row.extreme("first_at", at, min)
-        row.extreme("updated_at", at, max)
-        if not f.get("republished"):
-            row.first("queue", _text(f.get("queue"), 200))
-            for column in ("root_id", "parent_id", "group_id", "replay_of"):
-                row.first(column, _text(f.get(column), ID))
-            row.first("args", f.get("args"))
-            row.first("kwargs", f.get("kwargs"))
-        for count in (f.get("retries"), f.get("attempt")):
-            if isinstance(count, int) and not isinstance(count, bool):
-                row.extreme("retries", count, max)
-        if event.kind is EventKind.SENT and not f.get("republished"):
-            row.extreme("sent_at", at, min)
-        if event.kind is EventKind.STARTED:
-            row.extreme("started_at", at, max)
-        if event.kind in FINAL and (row.values.get("finished_at") or EPOCH) <= at:
-            row.values.update(
-                finished_at=at,
-                runtime=f.get("runtime"),
-                result=f.get("result"),
-                exception=clip(f.get("exception")),
-                traceback=f.get("traceback"),
-            )
-        if event.kind is EventKind.PROGRESS and (row.values.get("progress_at") or EPOCH) <= at:
-            row.values.update(progress=f, progress_at=at)
-        rank = STATE_RANK.get(event.kind)
-        if rank is None or _waits(event):
-            continue
-        if (rank >= ABSORBING, at, rank) >= row.state_key:
-            row.state_key = (rank >= ABSORBING, at, rank)
-            detail = {k: v for k, v in f.items() if k not in _ROW_ONLY and v is not None}
-            row.values.update(state=event.kind.value, detail=detail)
+        _fold_identity(row, event, at, worker)
+        _fold_times(row, event, at)
+        _fold_state(row, event, at)
     task_rows = []
     for task_id in sorted(rows):  # one lock order for every recorder: no deadlocks
         row = rows[task_id]
@@ -155,7 +122,59 @@ def _fold(events: list[StreamEvent]) -> tuple[list[dict[str, Any]], list[dict[st
     return task_rows, [event_rows[k] for k in sorted(event_rows)]
 
 
+def _fold_identity(row: _Row, event: TaskEvent, at: datetime, worker: str | None) -> None:
+    """Name, worker, queue, links and arguments (the first publication's)."""
+    f = event.fields
+    row.first("name", _text(event.name, 255))
+    if worker is not None and (row.values.get("worker_at") or EPOCH) <= at:
+        row.values.update(worker=worker, worker_at=at)
+    if not f.get("republished"):
+        row.first("queue", _text(f.get("queue"), 200))
+        for column in ("root_id", "parent_id", "group_id", "replay_of"):
+            row.first(column, _text(f.get(column), ID))
+        row.first("args", f.get("args"))
+        row.first("kwargs", f.get("kwargs"))
+    for count in (f.get("retries"), f.get("attempt")):
+        if isinstance(count, int) and not isinstance(count, bool):
+            row.extreme("retries", count, max)
+
+
+def _fold_times(row: _Row, event: TaskEvent, at: datetime) -> None:
+    """First/last seen, sent, started, finished (with its result) and progress."""
+    f = event.fields
+    row.extreme("first_at", at, min)
+    row.extreme("updated_at", at, max)
+    if event.kind is EventKind.SENT and not f.get("republished"):
+        row.extreme("sent_at", at, min)
+    if event.kind is EventKind.STARTED:
+        row.extreme("started_at", at, max)
+    if event.kind in FINAL and (row.values.get("finished_at") or EPOCH) <= at:
+        row.values.update(
+            finished_at=at,
+            runtime=f.get("runtime"),
+            result=f.get("result"),
+            exception=clip(f.get("exception")),
+            traceback=f.get("traceback"),
+        )
+    if event.kind is EventKind.PROGRESS and (row.values.get("progress_at") or EPOCH) <= at:
+        row.values.update(progress=f, progress_at=at)
+
+
+def _fold_state(row: _Row, event: TaskEvent, at: datetime) -> None:
+    """The task's state: the latest event that sets one (an absorbing state wins)."""
+    rank = STATE_RANK.get(event.kind)
+    if rank is None or _waits(event):
+        return
+    if (rank >= ABSORBING, at, rank) >= row.state_key:
+        row.state_key = (rank >= ABSORBING, at, rank)
+        detail = {k: v for k, v in event.fields.items() if k not in _ROW_ONLY and v is not None}
+        row.values.update(state=event.kind.value, detail=detail)
+
+
 def _statements(dialect: str) -> tuple[Any, Any]:
+    # Imported here: readers of history (``stalwart tasks ls``) never load a dialect's upsert.
+    from sqlalchemy.dialects import postgresql, sqlite
+
     module: Any = postgresql if dialect == "postgresql" else sqlite
     greatest = sa.func.greatest if dialect == "postgresql" else sa.func.max
     least = sa.func.least if dialect == "postgresql" else sa.func.min
@@ -248,6 +267,8 @@ def _recordset_insert(table: sa.Table, tail: str) -> str:
 
 
 def _postgres_sql() -> tuple[str, str]:
+    from sqlalchemy.dialects import postgresql
+
     upsert, _ = _statements("postgresql")
     compiled = str(upsert.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
     tail = compiled[compiled.index("ON CONFLICT") :]

@@ -87,6 +87,7 @@ class Beat:
         self.lease = Lease(self.client, lease, holder=self.id)
         self.started = time.time()
         self._stop = threading.Event()
+        self._announced = False
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -130,6 +131,18 @@ class Beat:
         if report.leader != was_leader:
             role = "leader" if report.leader else "standby"
             log.info("beat %s is now %s (token %s)", self.id, role, self.lease.leader)
+        elif not report.leader and not self._announced:
+            # A beat that starts as standby says so (and who leads), once.
+            token, _, holder = (self.lease.leader or "? ?").partition(" ")
+            log.info(
+                "beat %s is standby: beat %s leads (token %s); this one takes over within "
+                "%.1fs if it stops",
+                self.id,
+                holder,
+                token,
+                self.lease_seconds + self.tick_seconds,
+            )
+        self._announced = True
         if report.leader:
             try:
                 self._lead(report)

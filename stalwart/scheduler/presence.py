@@ -10,15 +10,14 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
-from stalwart.coordination import as_text, key
+from stalwart.presence import Presence
 
 __all__ = ["BeatInfo", "list_beats", "write_presence"]
 
-BEATS_KEY = key("beats")
+BEATS = Presence("beat")
 
 
 @dataclass(frozen=True)
@@ -46,43 +45,26 @@ def write_presence(
     started: float,
     lease: float,
 ) -> None:
-    now = time.time()
-    name = key("beat", beat_id)
-    fields: Any = {
+    fields = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "role": "leader" if leader else "standby",
         "token": "" if token is None else token,
         "started": started,
-        "last_tick": now,
+        "last_tick": time.time(),
         "lease": lease,
     }
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(name, mapping=fields)
-    pipe.expire(name, max(10, round(3 * lease)))
-    pipe.zadd(BEATS_KEY, {beat_id: now})
-    pipe.zremrangebyscore(BEATS_KEY, 0, now - 86_400)
-    pipe.execute()
+    BEATS.announce(client, beat_id, fields, max(10, round(3 * lease)))
 
 
 def remove_presence(client: redis.Redis, beat_id: str) -> None:
-    pipe = client.pipeline(transaction=False)
-    pipe.delete(key("beat", beat_id))
-    pipe.zrem(BEATS_KEY, beat_id)
-    pipe.execute()
+    BEATS.withdraw(client, beat_id)
 
 
 def list_beats(client: redis.Redis) -> list[BeatInfo]:
     """Beat processes seen recently, leader first."""
-    ids = [as_text(i) for i in client.zrange(BEATS_KEY, 0, -1)]
-    pipe = client.pipeline(transaction=False)
-    for beat_id in ids:
-        pipe.hgetall(key("beat", beat_id))
     beats = []
-    for beat_id, raw in zip(ids, pipe.execute(), strict=True):
-        if not raw:
-            continue
-        data = {as_text(k): as_text(v) for k, v in raw.items()}
+    for beat_id, data in BEATS.read(client):
         info = BeatInfo(
             id=beat_id,
             host=data.get("host", "?"),

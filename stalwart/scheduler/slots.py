@@ -28,7 +28,15 @@ from croniter import croniter
 
 from stalwart.scheduler.model import MissedPolicy, Schedule, ScheduleKind, check_zone
 
-__all__ = ["Clock", "Plan", "SystemClock", "next_slot", "plan", "slots_before"]
+__all__ = [
+    "Clock",
+    "Plan",
+    "SystemClock",
+    "next_slot",
+    "plan",
+    "slots_before",
+    "upcoming_slots",
+]
 
 # DST changes move wall time by at most a few hours; instants generated from the wall
 # walk are out of order by at most this much, so a window of it sorts them.
@@ -63,6 +71,20 @@ class SystemClock:
 
 
 # -- slot instants per kind ----------------------------------------------------------------
+
+
+def upcoming_slots(schedule: Schedule, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` slots strictly after ``after`` (fewer if it stops firing)."""
+    if schedule.kind is ScheduleKind.CRON:
+        instants = _cron_instants(schedule, after, forward=True)
+        return [slot for _, slot in zip(range(count), instants, strict=False)]
+    slots: list[datetime] = []
+    while len(slots) < count:
+        upcoming = next_slot(schedule, slots[-1] if slots else after)
+        if upcoming is None:
+            break
+        slots.append(upcoming)
+    return slots
 
 
 def next_slot(schedule: Schedule, after: datetime) -> datetime | None:

@@ -7,7 +7,8 @@ takes effect within one tick without restarting anything.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import inspect
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from stalwart.scheduler.model import (
 from stalwart.scheduler.tables import schedules
 
 __all__ = [
+    "check_arguments",
     "add_schedule",
     "get_schedule",
     "list_schedules",
@@ -35,6 +37,7 @@ __all__ = [
     "remove_schedule",
     "set_enabled",
     "spec_row",
+    "update_schedule",
 ]
 
 
@@ -83,6 +86,46 @@ def add_schedule(
             db, actor=actor, action="schedule.add", target=spec.name, details=_details(spec)
         )
         return _get(db, spec.name)
+
+
+def update_schedule(
+    engine: Engine,
+    spec: ScheduleSpec,
+    *,
+    actor: str,
+    known_tasks: Collection[str] | None = None,
+    now: datetime | None = None,
+) -> Schedule:
+    """Replace the timing, task and arguments of an existing database schedule."""
+    spec.validate()
+    check_task(spec.task, known_tasks)
+    now = now or datetime.now(UTC)
+    check_fires(spec, now)
+    with engine.begin() as db:
+        current = _get(db, spec.name)
+        if current.origin is Origin.CODE:
+            raise ScheduleError(
+                f"schedule {spec.name!r} is defined in code (app.conf.beat_schedule): edit it "
+                "there (an edit here would be undone at the next beat start)"
+            )
+        values = {**spec_row(spec), "updated_at": now}
+        if spec.enabled and (not current.enabled or _timing_changed(current, spec)):
+            values["active_since"] = now
+        db.execute(schedules.update().where(schedules.c.name == spec.name).values(**values))
+        record_action(
+            db, actor=actor, action="schedule.edit", target=spec.name, details=_details(spec)
+        )
+        return _get(db, spec.name)
+
+
+def _timing_changed(current: Schedule, spec: ScheduleSpec) -> bool:
+    return (current.kind, current.cron, current.timezone, current.every, current.at) != (
+        spec.kind,
+        spec.cron,
+        spec.timezone,
+        spec.every,
+        spec.at,
+    )
 
 
 def set_enabled(
@@ -159,6 +202,26 @@ def check_task(task: str, known_tasks: Collection[str] | None) -> None:
     raise ScheduleError(f"task {task!r} is not registered in the app; known tasks: {hint}")
 
 
+def check_arguments(
+    task: str, run: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> None:
+    """Refuse arguments that do not fit the task's signature (every slot would fail)."""
+    try:
+        signature = inspect.signature(run)
+    except (TypeError, ValueError):  # a callable Python cannot describe: nothing to check
+        return
+    empty = inspect.Parameter.empty
+    plain = [p.replace(annotation=empty) for p in signature.parameters.values()]
+    shown = signature.replace(parameters=plain, return_annotation=empty)
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ScheduleError(
+            f"the arguments do not fit {task}{shown}: {exc} "
+            "(give them with --args '[...]' and --kwargs '{...}')"
+        ) from None
+
+
 def check_fires(spec: ScheduleSpec, now: datetime) -> None:
     """Refuse schedules that can never fire (a past 'at', a cron date that never exists)."""
     from stalwart.scheduler.slots import next_slot
@@ -199,8 +262,12 @@ def spec_row(spec: ScheduleSpec) -> dict[str, Any]:
 
 
 def _details(spec: ScheduleSpec) -> dict[str, Any]:
+    """What the audit row keeps: the schedule without its argument values (they may hold
+    secrets, and the audit log is shown to every console user): their count and names."""
     row = spec_row(spec)
     row["at"] = slot_iso(spec.at) if spec.at else None
+    row["args"] = f"{len(spec.args)} positional"
+    row["kwargs"] = sorted(spec.kwargs)
     return row
 
 

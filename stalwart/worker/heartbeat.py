@@ -12,17 +12,17 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis
 
-from stalwart.coordination import as_text, key
+from stalwart.presence import Presence
 from stalwart.services import Service
 
 __all__ = ["HEARTBEAT_TTL", "Heartbeat", "WorkerInfo", "list_workers"]
 
 HEARTBEAT_INTERVAL = 2.0
 HEARTBEAT_TTL = 15
+WORKERS = Presence("worker")
 
 
 @dataclass(frozen=True)
@@ -64,40 +64,20 @@ class Heartbeat(Service):
         }
 
     def tick(self) -> None:
-        now = time.time()
-        pipe = self.client.pipeline(transaction=False)
-        fields: Any = {**self.static, "last_beat": now}
-        pipe.hset(key("worker", self.hostname), mapping=fields)
-        pipe.expire(key("worker", self.hostname), HEARTBEAT_TTL)
-        pipe.zadd(key("workers"), {self.hostname: now})
-        pipe.zremrangebyscore(key("workers"), 0, now - 86_400)
-        pipe.execute()
+        fields = {**self.static, "last_beat": time.time()}
+        WORKERS.announce(self.client, self.hostname, fields, HEARTBEAT_TTL)
 
     def close(self) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        pipe.delete(key("worker", self.hostname))
-        pipe.zrem(key("workers"), self.hostname)
-        pipe.execute()
+        WORKERS.withdraw(self.client, self.hostname)
 
 
 def list_workers(client: redis.Redis, include_dead: bool = False) -> list[WorkerInfo]:
     """Workers that sent a heartbeat recently (all known ones with ``include_dead``)."""
-    names = [as_text(n) for n in client.zrange(key("workers"), 0, -1)]
-    pipe = client.pipeline(transaction=False)
-    for name in names:
-        pipe.hgetall(key("worker", name))
-    workers = []
-    for name, raw in zip(names, pipe.execute(), strict=True):
-        if not raw:
-            continue
-        info = _decode(name, raw)
-        if include_dead or info.alive:
-            workers.append(info)
-    return workers
+    workers = [_decode(name, data) for name, data in WORKERS.read(client)]
+    return [info for info in workers if include_dead or info.alive]
 
 
-def _decode(name: str, raw: dict[Any, Any]) -> WorkerInfo:
-    data = {k.decode(): v.decode() for k, v in raw.items()}
+def _decode(name: str, data: dict[str, str]) -> WorkerInfo:
     return WorkerInfo(
         hostname=name,
         host=data.get("host", "?"),

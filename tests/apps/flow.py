@@ -11,8 +11,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from stalwart import Breaker, Concurrency, Deferred, RetryAfter, Stalwart, Window
-from stalwart.flow import admitted_at
-from stalwart.flow.clock import use_clock
+from stalwart.limits.clock import use_clock
+from stalwart.middleware.flow import admitted_at
 
 CLOCK_OFFSET = "test:clock_offset"
 CLOCK_FROZEN = "test:clock_frozen"
@@ -99,6 +99,12 @@ def register(app: Stalwart) -> SimpleNamespace:
     def business(self: Any, n: int) -> None:
         record("business", n=n, at=offset_clock())
 
+    @app.task(shared=False, bind=True, quota="5/d", idempotency_key="quota-once:{n}")
+    def counted(self: Any, n: int) -> int:
+        record("counted", n=n, id=self.request.id, at=time.time())
+        time.sleep(0.1)
+        return n
+
     @app.task(shared=False, bind=True)
     def plain(self: Any, n: int) -> None:
         record("plain", n=n, at=time.time(), priority=self.request.delivery_info.get("priority"))
@@ -117,6 +123,7 @@ def register(app: Stalwart) -> SimpleNamespace:
                 provider,
                 anytime,
                 business,
+                counted,
                 plain,
             )
         }

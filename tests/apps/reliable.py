@@ -51,6 +51,13 @@ def count(self, n: int) -> int:
     return n
 
 
+@app.task(ignore_result=True, idempotency_key="quiet:{n}")
+def quiet_count(n: int) -> int:
+    """Idempotent, but its result is never written to the result backend."""
+    app.redis.incr(f"t:quiet:{n}")
+    return n
+
+
 @app.task
 def suicide(tag: str) -> None:
     """A poison task: counts its run, then SIGKILLs its own process."""
@@ -79,6 +86,20 @@ def dedupe(key: str) -> str:
 def slow_record(i: int) -> int:
     time.sleep(0.2)
     app.redis.sadd("t:done", i)
+    return i
+
+
+@app.task(
+    bind=True,
+    idempotency_key="long:{i}",
+    retry=RetryPolicy(max_retries=20, initial_delay=0.5, retry_on=(redis.RedisError,)),
+)
+def long_record(self: object, i: int) -> int:
+    """Runs 3 s, then records its one effect exactly once (idempotent pipeline)."""
+    app.redis.incr(f"t:long-runs:{i}")
+    time.sleep(3.0)
+    with self.idempotent_pipeline() as pipe:  # type: ignore[attr-defined]
+        pipe.incr(f"t:long-effect:{i}")
     return i
 
 

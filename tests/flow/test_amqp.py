@@ -12,8 +12,8 @@ import redis
 from kombu import Connection
 
 from stalwart import Stalwart
-from stalwart.flow.durable import INFLIGHT_KEY, PUBLISH_KEY, schedule_for
-from stalwart.flow.pump import Pump
+from stalwart.delays.pump import Pump
+from stalwart.delays.store import DUE_KEY, INFLIGHT_KEY, MESSAGES_KEY
 from stalwart.settings import Settings
 from tests.apps.flow import register
 from tests.flow.conftest import APP
@@ -43,13 +43,14 @@ def test_long_deferral_through_amqp_runs_once_when_due(
     start_worker(APP, settings=amqp_settings, args=("-c", "2", "-Q", queue))
     tasks = register(Stalwart("flow-client", settings=amqp_settings))
     sent = [tasks.delayed.apply_async((3.0,), queue=queue) for _ in range(10)]
-    wait_for(lambda: redis_client.zcard(PUBLISH_KEY) == 10, 30, 0.05, "10 on the schedule")
+    wait_for(lambda: redis_client.zcard(DUE_KEY) == 10, 30, 0.05, "10 in the delay store")
     wait_for(lambda: len(records("delayed")) == 10, 30, 0.1, "10 runs")
     runs = records("delayed")
     assert sorted(r["id"] for r in runs) == sorted(r.id for r in sent)
     assert all(r["due"] - 0.05 <= r["at"] <= r["due"] + 2.0 for r in runs)
-    assert redis_client.zcard(PUBLISH_KEY) == 0
+    assert redis_client.zcard(DUE_KEY) == 0
     assert redis_client.zcard(INFLIGHT_KEY) == 0
+    assert redis_client.hlen(MESSAGES_KEY) == 0
 
 
 def test_a_claim_left_by_a_dead_pump_is_published_after_its_lease(
@@ -61,10 +62,10 @@ def test_a_claim_left_by_a_dead_pump_is_published_after_its_lease(
     queue = f"flow-{uuid.uuid4().hex[:8]}"
     app = Stalwart("flow-client", settings=amqp_settings)
     tasks = register(app)
-    schedule_for(app).add(tasks.plain.signature((7,), queue=queue), 0.0)
+    app.delays.add(tasks.plain.signature((7,), queue=queue), 0.0)
     # A pump claimed it and died before publishing: the claim's lease ran out.
-    (member,) = redis_client.zrange(PUBLISH_KEY, 0, -1)
-    redis_client.zrem(PUBLISH_KEY, member)
+    (member,) = redis_client.zrange(DUE_KEY, 0, -1)
+    redis_client.zrem(DUE_KEY, member)
     redis_client.zadd(INFLIGHT_KEY, {member: time.time() - 1})
     assert Pump(app).move_due() == 1
     assert redis_client.zcard(INFLIGHT_KEY) == 0

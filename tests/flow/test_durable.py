@@ -1,7 +1,8 @@
-"""The durable schedule: long deferrals wait in Redis, not in broker ETAs or workers."""
+"""The delay store: long deferrals wait in Redis, not in broker ETAs or workers."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -10,9 +11,9 @@ from typing import Any
 import redis
 
 from stalwart import Stalwart
-from stalwart.events import EVENT_STREAM, EventKind, decode_entry
-from stalwart.flow.durable import SCHEDULE_KEY, schedule_for
-from stalwart.flow.pump import Pump
+from stalwart.delays.pump import Pump
+from stalwart.delays.store import DUE_KEY, MESSAGES_KEY
+from stalwart.events import EVENT_STREAM, EventKind, TaskEvent, decode_entry
 from tests.flow.conftest import APP
 from tests.support.workers import WorkerProcess, wait_for
 
@@ -29,10 +30,14 @@ def test_deferrals_keep_the_retry_count_and_the_task_then_succeeds(
     runs = records("patient")
     assert len(runs) == 11
     assert all(run["retries"] == 0 for run in runs)
-    events = [e for _, raw in redis_client.xrange(EVENT_STREAM) for _, e in decode_entry(raw)]
-    deferred = [e for e in events if e.kind is EventKind.DEFERRED and e.task_id == result.id]
-    assert len(deferred) == 10
-    assert all(e.fields["reason"] == "test" for e in deferred)
+
+    def deferred() -> list[TaskEvent]:  # events leave the worker's buffer within ~100 ms
+        events = [e for _, raw in redis_client.xrange(EVENT_STREAM) for _, e in decode_entry(raw)]
+        return [e for e in events if e.kind is EventKind.DEFERRED and e.task_id == result.id]
+
+    wait_for(lambda: len(deferred()) >= 10, 10, what="10 deferred events")
+    assert len(deferred()) == 10
+    assert all(e.fields["reason"] == "test" for e in deferred())
 
 
 def test_moved_messages_keep_their_priority_list(
@@ -42,13 +47,12 @@ def test_moved_messages_keep_their_priority_list(
     records: Callable[[str], list[dict[str, Any]]],
     redis_client: redis.Redis,
 ) -> None:
-    schedule = schedule_for(client_app)
     for priority in (0, 9):
         signature = tasks.plain.signature((priority,), priority=priority)
-        schedule.add(signature, 0.0)
-    members = redis_client.zrange(SCHEDULE_KEY, 0, -1)
-    lists = sorted(m.split(b":", 1)[1][: int(m.split(b":", 1)[0])] for m in members)
-    assert lists == [b"celery", b"celery\x06\x169"]
+        client_app.delays.add(signature, 0.0)
+    messages = redis_client.hvals(MESSAGES_KEY)
+    lists = sorted(json.loads(message)[0][1] for message in messages)
+    assert lists == ["celery", "celery\x06\x169"]
     assert Pump(client_app).move_due() == 2
     assert redis_client.llen("celery") == 1
     assert redis_client.llen("celery\x06\x169") == 1
@@ -62,9 +66,8 @@ def test_many_pumps_move_each_message_exactly_once(
 ) -> None:
     import threading
 
-    schedule = schedule_for(client_app)
     for n in range(300):
-        schedule.add(tasks.plain.signature((n,)), 0.0)
+        client_app.delays.add(tasks.plain.signature((n,)), 0.0)
     pumps = [Pump(client_app) for _ in range(6)]
     moved: list[int] = []
     threads = [threading.Thread(target=lambda p=p: moved.append(p.move_due())) for p in pumps]
@@ -74,5 +77,6 @@ def test_many_pumps_move_each_message_exactly_once(
         thread.join()
     assert sum(moved) == 300
     assert redis_client.llen("celery") == 300
-    assert redis_client.zcard(SCHEDULE_KEY) == 0
+    assert redis_client.zcard(DUE_KEY) == 0
+    assert redis_client.hlen(MESSAGES_KEY) == 0
     time.sleep(0)

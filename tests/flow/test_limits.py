@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import redis
 
 from stalwart import Stalwart
+from stalwart.delays.store import DUE_KEY
 from stalwart.events import EVENT_STREAM, EventKind, decode_entry
-from stalwart.flow.breaker import read_breaker
-from stalwart.flow.durable import SCHEDULE_KEY
+from stalwart.limits.breaker import read_breaker
 from stalwart.settings import Settings
 from tests.apps.flow import CLOCK_FROZEN, CLOCK_OFFSET, register
 from tests.flow.conftest import APP
@@ -106,7 +106,7 @@ def test_window_defers_to_the_next_local_opening_on_the_durable_schedule(
     assert event.fields["reason"] == "window"
     expected = opens - offset  # the real time when the workers' clock says Monday 09:00
     assert abs(event.fields["until"] - expected) < 2.0
-    (_, due) = redis_client.zrange(SCHEDULE_KEY, 0, -1, withscores=True)[0]
+    (_, due) = redis_client.zrange(DUE_KEY, 0, -1, withscores=True)[0]
     assert abs(due - expected) < 2.0
     assert records("business") == []
 
@@ -149,11 +149,14 @@ def test_concurrency_cap_holds_and_a_killed_holder_frees_its_slot(
 def test_unique_runs_one_of_identical_sends_and_different_args_in_parallel(
     start_worker: Callable[..., WorkerProcess], tasks: SimpleNamespace, records: Records
 ) -> None:
-    start_worker(APP, args=("-c", "4"))
+    # All sent before a worker runs the first: "queued or running" covers every send
+    # (on a loaded machine the first could finish before the 100th was published, and
+    # a send after that is a new instance, rightly run).
     for _ in range(100):
         tasks.singleton.delay(1)
     for x in (2, 3, 4):
         tasks.singleton.delay(x)
+    start_worker(APP, args=("-c", "4"))
     wait_for(lambda: len(records("singleton_end")) == 4, 60, 0.1, "4 unique runs")
     time.sleep(1.0)  # the 99 duplicates are consumed by now; none may have run
     starts = records("singleton_start")
@@ -239,3 +242,25 @@ def test_limits_command_lists_each_limit_with_its_use(
     assert states[("breaker", "gateway")]["limit"] == "closed"
     table = run_cli("limits")
     assert table.returncode == 0 and "+15550009" in table.stdout
+
+
+def test_duplicates_stopped_by_the_idempotency_key_consume_no_quota(
+    start_worker: Callable[..., WorkerProcess],
+    tasks: SimpleNamespace,
+    records: Callable[[str], list[dict[str, Any]]],
+    redis_client: redis.Redis,
+) -> None:
+    """Limits count runs, not deliveries: 3 messages each delivered 4 times under
+    quota="5/d" run 3 times and use 3 units, so 2 more distinct ones still run today."""
+    start_worker(APP, args=("-c", "2"))
+    first = [tasks.counted.delay(n) for n in (1, 2, 3) for _ in range(4)]
+    assert sorted(r.get(timeout=60) for r in first) == sorted([1, 2, 3] * 4)
+    assert sorted(r["n"] for r in records("counted")) == [1, 2, 3]
+    (counter,) = redis_client.keys("stalwart:flow:quota:tests.apps.flow.counted:*")
+    assert redis_client.get(counter) == b"3"
+    more = [tasks.counted.delay(n) for n in (4, 5)]
+    assert sorted(r.get(timeout=60) for r in more) == [4, 5]
+    sixth = tasks.counted.delay(6)
+    wait_for(lambda: sixth.state == "DEFERRED", 30, 0.1, "the 6th to wait for tomorrow")
+    assert sixth.info["reason"] == "quota"
+    assert sorted(r["n"] for r in records("counted")) == [1, 2, 3, 4, 5]

@@ -8,8 +8,8 @@ import pytest
 
 from stalwart import Breaker, Concurrency, Stalwart, Window
 from stalwart.errors import TaskOptionError
-from stalwart.flow.quota import Quota
-from stalwart.flow.throttle import Throttle
+from stalwart.limits.quota import Quota
+from stalwart.limits.throttle import Throttle
 from stalwart.settings import Settings
 
 
@@ -36,7 +36,10 @@ def test_values_are_parsed_into_typed_limits(app: Stalwart) -> None:
     assert options.quota == Quota(125, "d")
     assert options.concurrency == Concurrency(4)
     assert options.breaker == Breaker("sms-gateway")
-    assert options.has_flow_control
+    plan = app.pipeline.get("flow").plan(send_sms)  # type: ignore[union-attr]
+    assert plan is not None
+    kinds = {limit.kind for limit in plan.limits}
+    assert kinds == {"window", "unique", "pause", "breaker", "concurrency", "quota", "throttle"}
     assert Throttle.parse("5/10s") == Throttle(5, 10.0)
 
 

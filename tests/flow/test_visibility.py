@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from stalwart import Stalwart
-from stalwart.flow.durable import SCHEDULE_KEY
+from stalwart.delays.store import DUE_KEY
 from stalwart.settings import Settings
 from tests.apps.flow import register
 from tests.support.workers import WorkerProcess, wait_for
@@ -44,12 +44,14 @@ def test_delays_beyond_the_visibility_timeout_run_once_on_time(
     records: Callable[[str], list[dict[str, Any]]],
 ) -> None:
     settings = make_settings(defer_threshold=5.0)
-    worker = start_worker(APP, settings=settings, args=("-c", "2"))
+    worker = start_worker(APP, settings=settings, args=("--pool", "prefork", "-c", "2"))
     client = Stalwart("flow-client", settings=settings)
     client.conf.broker_transport_options = {"visibility_timeout": 10}
     tasks = register(client)
     sent = [tasks.delayed.delay(delay) for _ in range(count)]
-    wait_for(lambda: redis_client.zcard(SCHEDULE_KEY) == count, 60, 0.1, "all scheduled")
+    wait_for(lambda: redis_client.zcard(DUE_KEY) == count, 60, 0.1, "all scheduled")
+    # Each ran once and deferred itself; the last acknowledgements follow the republish.
+    wait_for(lambda: redis_client.hlen("unacked") == 0, 10, 0.05, "the acknowledgements")
     # While they wait: nothing in the worker, nothing unacknowledged in the broker.
     scheduled = client.control.inspect(destination=[worker.hostname], timeout=5).scheduled()
     assert scheduled == {worker.hostname: []}

@@ -9,7 +9,7 @@ import pytest
 
 from stalwart import Stalwart
 from stalwart.db.migrate import upgrade
-from stalwart.history.buffer import flush_all
+from stalwart.events.buffer import flush_all
 from stalwart.history.query import TaskDetail, get_task
 from stalwart.settings import Settings
 from tests.support.workers import wait_for

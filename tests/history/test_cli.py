@@ -27,7 +27,7 @@ def test_where_is_each_live_state_and_listings(
     wait_task: Callable[..., TaskDetail],
     run_cli: Cli,
 ) -> None:
-    worker = start_worker(APP, args=("-c", "2"))
+    worker = start_worker(APP, args=("--pool", "prefork", "-c", "2"))
     send = client_app.send_task
     parked = [send("tests.apps.history.add", args=(i, i), queue="parked") for i in range(3)]
     running = send("tests.apps.history.sleep", args=(60,))
@@ -56,7 +56,8 @@ def test_where_is_each_live_state_and_listings(
     where = show(run_cli, dead.id)["where"]
     text = str(where["text"])  # type: ignore[index]
     assert text.startswith("dead-lettered at "), text
-    assert ": exhausted after 1 attempt (dead letter #" in text
+    # No retry policy: reason "failed" (docs/RELIABILITY.md), after its one attempt.
+    assert ": failed after 1 attempt (dead letter #" in text
 
     data = show(run_cli, done.id)
     assert str(data["where"]["text"]).startswith("finished: succeeded at ")  # type: ignore[index]
@@ -105,7 +106,7 @@ def test_bad_input_is_one_line(run_cli: Cli, client_app: Stalwart) -> None:
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_where_is_on_the_durable_schedule(
+def test_where_is_in_the_delay_store(
     start_worker: Callable[..., WorkerProcess],
     client_app: Stalwart,
     wait_task: Callable[..., TaskDetail],
@@ -116,14 +117,14 @@ def test_where_is_on_the_durable_schedule(
     first = client_app.send_task("tests.apps.history.once_a_day", args=(1,))
     assert first.get(timeout=30) == 1
     deferred = client_app.send_task("tests.apps.history.once_a_day", args=(2,))
-    # The policy's first retry waits 1s (a broker ETA), the second 600s (durable).
+    # The policy's first retry waits 1s (a broker ETA), the second 600s (delay store).
     wait_task(retried.id, lambda t: t.state == "retried" and t.detail["attempt"] == 2)
     wait_task(deferred.id, lambda t: t.state == "deferred")
 
     text = str(show(run_cli, retried.id)["where"]["text"])  # type: ignore[index]
     assert text.startswith("waiting for retry 2/3 until "), text
-    assert text.endswith("(in 10m) (on the durable schedule)"), text
+    assert text.endswith("(in 10m) (in the delay store)"), text
 
     text = str(show(run_cli, deferred.id)["where"]["text"])  # type: ignore[index]
     assert text.startswith("deferred by quota until "), text
-    assert text.endswith("(on the durable schedule)"), text
+    assert text.endswith("(in the delay store)"), text

@@ -15,13 +15,14 @@ import sqlalchemy as sa
 from stalwart import Stalwart
 from stalwart.db.migrate import upgrade
 from stalwart.events import EVENT_STREAM
-from stalwart.history.buffer import flush_all
+from stalwart.events.buffer import flush_all
 from stalwart.history.lag import recorder_lag
 from stalwart.history.query import TaskDetail
 from stalwart.history.recorder import GROUP, Recorder
 from stalwart.history.tables import history_events, history_tasks
 from stalwart.settings import Settings
 from tests.history.conftest import APP
+from tests.support.processes import cmdline, running
 from tests.support.workers import ROOT, WorkerProcess, base_env, wait_for
 
 
@@ -120,14 +121,14 @@ def test_history_survives_restarting_every_process(
         settings = make_settings()
     app = Stalwart("restart-client", settings=settings)
     upgrade(app.engine)
-    first = start_worker(APP, settings=settings)
+    first = start_worker(APP, settings=settings, args=("--pool", "prefork", "-c", "2"))
     early = app.send_task("tests.apps.history.add", args=(20, 22))
     assert early.get(timeout=30) == 42
     flush_all()
     wait_for(lambda: _state(app, early.id) == "succeeded", 30, 0.1)
     first.stop()
 
-    second = start_worker(APP, settings=settings)
+    second = start_worker(APP, settings=settings, args=("--pool", "prefork", "-c", "2"))
     late = app.send_task("tests.apps.history.add", args=(1, 1))
     assert late.get(timeout=30) == 2
     flush_all()
@@ -154,13 +155,12 @@ def _state(app: Stalwart, task_id: str) -> str | None:
 def test_the_recorder_process_never_outlives_its_worker(
     start_worker: Callable[..., WorkerProcess],
 ) -> None:
-    worker = start_worker(APP, args=("-c", "1"))
+    worker = start_worker(APP, args=("--pool", "prefork", "-c", "1"))
 
     def recorder_pids() -> list[int]:
         found = []
         for pid in worker.child_pids():
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if b"stalwart.history.recorder_process" in cmdline:
+            if b"stalwart.history.recorder_process" in (cmdline(pid) or b""):
                 found.append(pid)
         return found
 
@@ -168,4 +168,4 @@ def test_the_recorder_process_never_outlives_its_worker(
     nice = lambda: Path(f"/proc/{pid}/stat").read_text().split()[18]  # noqa: E731
     wait_for(lambda: nice() == "10", 30, 0.1, "recorder at a lower CPU priority")
     worker.kill()  # SIGKILL: no cleanup code runs in the worker
-    wait_for(lambda: not Path(f"/proc/{pid}").exists(), 30, 0.2, "recorder child exit")
+    wait_for(lambda: not running(pid), 30, 0.2, "recorder child exit")

@@ -21,7 +21,7 @@ def test_success_failure_and_retry_timelines(
     client_app: Stalwart,
     wait_task: Callable[..., TaskDetail],
 ) -> None:
-    worker = start_worker(APP)
+    worker = start_worker(APP, args=("--pool", "prefork", "-c", "2"))
     ok = client_app.send_task("tests.apps.history.add", args=(2, 3))
     bad = client_app.send_task("tests.apps.history.boom", args=("no such contact",))
     flaky = client_app.send_task("tests.apps.history.flaky", args=("flaky-count",))

@@ -12,15 +12,18 @@ import redis
 
 from stalwart import ReplayRefused, Stalwart
 from stalwart.audit import list_actions
+from stalwart.compat.undecodable import UndecodableMessage
+from stalwart.deadletter.quarantine import UNDECODABLE_NAME, dead_letter_of
+from stalwart.deadletter.record import DeadLetter
 from stalwart.deadletter.tables import DeadReason
-from stalwart.deadletter.writer import DeadLetterDraft, write_dead_letter
+from stalwart.deadletter.writer import write_dead_letter
 from stalwart.errors import NotFound
 from stalwart.settings import Settings
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _draft(n: int, name: str = "tests.apps.reliable.fixable", **changes: object) -> DeadLetterDraft:
+def _draft(n: int, name: str = "tests.apps.reliable.fixable", **changes: object) -> DeadLetter:
     now = datetime.now(UTC)
     values: dict[str, object] = {
         "task_id": f"task-{n}",
@@ -42,7 +45,7 @@ def _draft(n: int, name: str = "tests.apps.reliable.fixable", **changes: object)
         "worker": "w@test",
     }
     values.update(changes)
-    return DeadLetterDraft(**values)  # type: ignore[arg-type]
+    return DeadLetter(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -128,3 +131,29 @@ def test_cli_bulk_replay_and_discard(run_cli: Cli, settings: Settings) -> None:
     assert missing.returncode == 2 and "no dead letter" in missing.stderr
     neither = run_cli("dlq", "replay", settings=settings)
     assert neither.returncode == 2 and "--all" in neither.stderr
+
+
+def test_undecodable_message_keeps_its_raw_bytes_and_is_not_replayed(store_app: Stalwart) -> None:
+    raw = b"\x00\xff{not json at all\x80"
+    quarantined = UndecodableMessage(
+        id="undecodable-1",
+        queue="celery",
+        raw=raw,
+        error_type="ValueError",
+        error="bad",
+        at=datetime.now(UTC).timestamp(),
+        host="h",
+    )
+    # An entry read twice (two processes, or a crash before it left the list) is one row.
+    for _ in range(2):
+        write_dead_letter(
+            store_app, dead_letter_of(UndecodableMessage.decode(quarantined.encode()))
+        )
+    [letter] = store_app.dead_letters.list()
+    assert (letter.reason, letter.raw, letter.name) == ("undecodable", raw, UNDECODABLE_NAME)
+    shown = letter.as_dict(store_app, full=True)
+    assert shown["raw"] == "\\x00\\xff{not json at all\\x80"
+    assert shown["raw_base64"] == "AP97bm90IGpzb24gYXQgYWxsgA=="
+    with pytest.raises(ReplayRefused, match="names no task to replay"):
+        store_app.dead_letters.replay([letter.task_id])
+    assert store_app.dead_letters.discard([letter.task_id]) == 1

@@ -10,7 +10,7 @@ import redis
 
 from stalwart import Stalwart
 from stalwart.settings import Settings
-from tests.support.workers import WorkerProcess
+from tests.support.workers import WorkerProcess, wait_for
 
 APP = "tests.apps.reliable:app"
 
@@ -44,3 +44,18 @@ def test_header_key_makes_one_run_per_key(
     app.send_task("tests.apps.reliable.tick").get(timeout=30)
     assert int(redis_client.get("t:ticks") or 0) == 2
     assert 0 < redis_client.ttl(f"stalwart:idem:{key}:done") <= 60
+
+
+def test_two_messages_with_one_task_id_run_once(
+    start_worker: Callable[..., WorkerProcess], settings: Settings, redis_client: redis.Redis
+) -> None:
+    """An at-least-once relay may publish the same task twice, same task id: the second
+    message is a duplicate (it waits, then gets the first result), not a redelivery that
+    takes the lease over and runs again."""
+    start_worker(APP, args=("-c", "4"))
+    app = Stalwart("client", settings=settings)
+    first = app.send_task("tests.apps.reliable.dedupe", args=("k2",), task_id="twice")
+    app.send_task("tests.apps.reliable.dedupe", args=("k2",), task_id="twice")
+    assert first.get(timeout=60).startswith("run-")
+    wait_for(lambda: redis_client.llen("celery") == 0 and redis_client.hlen("unacked") == 0, 30)
+    assert int(redis_client.get("t:dedupe-runs:k2") or 0) == 1

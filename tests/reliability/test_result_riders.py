@@ -1,4 +1,4 @@
-"""Stalwart's per-task writes ride in Celery's result writes (stalwart/results.py)."""
+"""Stalwart's per-task writes ride in Celery's state writes (stalwart/middleware/riders.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import redis
 
 from stalwart import Stalwart
-from stalwart.results import RedisBackend, Rider, carry, send_stranded, started_write_follows
+from stalwart.compat.backend import RedisBackend, started_write_follows
+from stalwart.middleware.riders import Rider, pending, take_pending
 from stalwart.settings import Settings
+from tests.support.workers import WorkerProcess, wait_for
 
 INCR = "return redis.call('INCR', KEYS[1])"
 
@@ -19,9 +21,10 @@ def test_a_rider_is_sent_with_the_next_result_write(
 ) -> None:
     app = Stalwart("riders", settings=settings)
     assert isinstance(app.backend, RedisBackend)
+    assert app.backend.shares_server_with(app.redis)
     replies: list[object] = []
     rider = Rider(INCR, ["t:rider"], [], on_reply=replies.append)
-    assert carry(app, rider)
+    pending().append(rider)
     assert redis_client.get("t:rider") is None  # nothing sent yet
 
     app.backend.store_result("task-1", 42, "SUCCESS")
@@ -30,6 +33,7 @@ def test_a_rider_is_sent_with_the_next_result_write(
     assert app.AsyncResult("task-1").result == 42
     app.backend.store_result("task-2", 43, "SUCCESS")
     assert redis_client.get("t:rider") == b"1"  # sent once, not with every write
+    assert take_pending() == []
 
 
 def test_a_result_backend_on_another_server_carries_nothing(
@@ -38,7 +42,8 @@ def test_a_result_backend_on_another_server_carries_nothing(
     app = Stalwart("riders", settings=make_settings())
     other_db = (int(redis_url.rsplit("/", 1)[1]) % 15) + 1
     app.conf.result_backend = redis_url.rsplit("/", 1)[0] + f"/{other_db}"
-    assert not carry(app, Rider(INCR, ["t:rider"], []))
+    assert isinstance(app.backend, RedisBackend)
+    assert not app.backend.shares_server_with(app.redis)
 
 
 def test_the_same_unix_socket_is_the_same_server(settings: Settings, tmp_path: Path) -> None:
@@ -52,34 +57,18 @@ def test_the_same_unix_socket_is_the_same_server(settings: Settings, tmp_path: P
     )
 
 
-def test_a_required_rider_no_write_carried_is_sent_at_the_end(
-    settings: Settings, redis_client: redis.Redis
+def test_late_riders_without_a_result_write_are_sent_at_the_end(
+    start_worker: Callable[..., WorkerProcess], settings: Settings, redis_client: redis.Redis
 ) -> None:
-    app = Stalwart("riders", settings=settings)
-    required, optional = Rider(INCR, ["t:required"], []), Rider(INCR, ["t:optional"], [], False)
-    assert carry(app, required) and carry(app, optional)
-    send_stranded(app)
-    assert required.sent and not optional.sent
-    assert redis_client.get("t:required") == b"1"
-    assert redis_client.get("t:optional") is None
-    app.backend.store_result("task-3", 1, "SUCCESS")
-    assert redis_client.get("t:optional") is None  # dropped, never sent later
-
-
-def test_idempotency_claims_by_itself_without_a_started_write(
-    settings: Settings, redis_client: redis.Redis
-) -> None:
-    """Eager calls write no STARTED state: the early claim is withdrawn, the hook claims."""
-    app = Stalwart("riders", settings=settings)
-    app.conf.task_always_eager = True
-
-    @app.task(name="riders.once", idempotency_key="once:{n}")
-    def once(n: int) -> int:
-        return int(redis_client.incr(f"t:once:{n}"))
-
-    assert once.delay(1).get() == 1
-    assert once.delay(1).get() == 1  # the first run's result, without running
-    assert redis_client.get("t:once:1") == b"1"
+    """A task that ignores its result has no result write to ride: the idempotency key's
+    result and the lease release (late riders) are still sent, at the end of the run."""
+    start_worker("tests.apps.reliable:app", args=("-c", "1"))
+    app = Stalwart("client", settings=settings)
+    sent = app.send_task("tests.apps.reliable.quiet_count", args=(5,))
+    wait_for(lambda: redis_client.exists("stalwart:idem:quiet:5:done"), 30, what="the result")
+    assert redis_client.get("stalwart:idem:quiet:5:done") == b"5"
+    assert not redis_client.exists("stalwart:idem:quiet:5:lease")
+    assert not redis_client.exists(f"celery-task-meta-{sent.id}")  # no result write at all
 
 
 def test_riders_are_queued_only_when_celery_writes_started(settings: Settings) -> None:

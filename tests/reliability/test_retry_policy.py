@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stalwart import RetryPolicy, Stalwart, TaskOptionError
-from stalwart.reliability.retry import Verdict, retry_after_hint
+from stalwart.middleware.retries import Verdict, retry_after_hint
 from stalwart.settings import Settings
 
 

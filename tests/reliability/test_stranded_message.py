@@ -16,7 +16,7 @@ import redis
 from kombu import Connection, Consumer, Exchange, Message, Producer, Queue
 from kombu.transport import redis as kombu_redis
 
-from stalwart import transport
+from stalwart.compat import transport
 
 QUEUE = Queue("stranded-test", Exchange("stranded-test"), "stranded-test")
 

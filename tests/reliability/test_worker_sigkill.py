@@ -1,8 +1,9 @@
 """Fault injection 1: SIGKILL worker children at random while 1,000 tasks are in flight.
 
-No task is lost (acks_late + reject_on_worker_lost requeue the message of a killed
-child at once), and the side effect each task commits through its idempotency key
-(an INCR keyed by the task's argument) happens exactly once.
+No task is lost (each supervised process claims its messages, taking and recording
+them in one step, and the supervisor puts back what a killed process held at once), and
+the side effect each task commits through its idempotency key (an INCR keyed by the
+task's argument) happens exactly once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Callable
 
 import pytest
 import redis
+from celery.exceptions import TimeoutError as CeleryTimeout
+from celery.result import AsyncResult
 
 from stalwart import Stalwart
 from stalwart.settings import Settings
@@ -54,12 +57,36 @@ def _run(
             continue
     assert killed == kills, "the workload ended before every kill was made"
     for result in results:
-        assert result.get(timeout=120) is not None
+        try:
+            assert result.get(timeout=120) is not None
+        except CeleryTimeout:
+            raise AssertionError(_whereabouts(redis_client, worker, results)) from None
     effects = redis_client.mget([f"t:effect:{n}" for n in range(tasks)])
     assert [int(v or 0) for v in effects] == [1] * tasks
     runs = sum(int(v or 0) for v in redis_client.mget([f"t:runs:{n}" for n in range(tasks)]))
     assert runs >= tasks  # killed runs ran again: at least once, effects exactly once
     assert worker.alive()
+
+
+def _whereabouts(client: redis.Redis, worker: WorkerProcess, results: list[AsyncResult]) -> str:
+    """What a failed run needs to tell a lost task from a stuck worker."""
+    missing = [n for n, r in enumerate(results) if not r.ready()]
+    lines = [f"{len(missing)} task(s) without a result: {missing[:20]}"]
+    for n in missing[:5]:
+        runs, effect = client.get(f"t:runs:{n}"), client.get(f"t:effect:{n}")
+        lines.append(f"  count({n}) id={results[n].id} runs={runs!r} effect={effect!r}")
+    queued = [bytes(m) for m in client.lrange("celery", 0, -1)]
+    unacked = client.hgetall("unacked")
+    for n in missing[:5]:
+        task_id = results[n].id.encode()
+        lines.append(
+            f"  {results[n].id}: queued={sum(task_id in m for m in queued)} "
+            f"unacked={sum(task_id in v for v in unacked.values())}"
+        )
+    lines.append(f"queued={len(queued)} unacked={len(unacked)} alive={worker.alive()}")
+    lines.append(f"processes: {worker.child_pids()}")
+    lines.append(worker.log()[-6000:])
+    return "\n".join(lines)
 
 
 def test_sigkill_children_loses_nothing_and_effects_happen_once(

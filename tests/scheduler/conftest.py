@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,6 @@ import redis
 
 from stalwart import Stalwart
 from stalwart.scheduler.beat import Beat
-from stalwart.settings import Settings
 
 
 class ManualClock:
@@ -36,12 +35,9 @@ class ManualClock:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Stalwart]:
+def app(migrated_app: Stalwart) -> Stalwart:
     """The scheduler test app bound to this test's Redis and SQLite file."""
-    stalwart_app = Stalwart("scheduler-tests", settings=settings)
-    stalwart_app.ensure_schema()
-    yield stalwart_app
-    stalwart_app.engine.dispose()
+    return migrated_app
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ def test_unknown_task_and_missing_app_are_refused(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    result = run_cli("schedules", "add", "x", "-A", APP, "--task", "nope.task", "--every", "5")
+    result = run_cli("schedules", "add", "x", "-A", APP, "--task", "nope.task", "--every", "5s")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "task 'nope.task' is not registered in the app; known tasks:" in result.stderr
     assert TASK in result.stderr
@@ -155,7 +155,7 @@ def test_unknown_task_and_missing_app_are_refused(
         out, err = capsys.readouterr()
         return int(exit_info.value.code or 0), out, err
 
-    code, _, err = run("schedules", "add", "x", "--task", TASK, "--every", "5")
+    code, _, err = run("schedules", "add", "x", "--task", TASK, "--every", "5s")
     assert code == 2 and "needs -A MODULE:APP" in err
     code, _, err = run("schedules", "pause", "ghost")
     assert code == 2 and "no schedule named 'ghost'" in err

@@ -30,9 +30,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
             env["STALWART_CONSOLE_TOKEN"] = settings.console_token.get_secret_value()  # type: ignore[union-attr]
             continue
         if name == "console_users":
-            value = ",".join(
-                f"{u['name']}:{u['password']}" + (":ro" if u["read_only"] else "") for u in value
-            )
+            value = ";".join(f"{u['name']}:{u['role']}:{u['password_hash']}" for u in value)
         elif name == "redact":
             value = ",".join(value)
         env[f"STALWART_{name.upper()}"] = str(value)

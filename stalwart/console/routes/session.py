@@ -1,0 +1,51 @@
+"""Logging in and out: ``/login`` (the page), ``/api/session`` (the JSON API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from stalwart.console.auth import COOKIE
+from stalwart.console.context import ConsoleDep, PrincipalDep
+from stalwart.console.errors import error_response
+from stalwart.console.middleware import set_session_cookie
+from stalwart.console.render import page
+from stalwart.console.schemas import LoginIn
+
+router = APIRouter(tags=["session"])
+
+
+@router.get("/login", include_in_schema=False)
+def login_page(request: Request, console: ConsoleDep, next: str = "/") -> HTMLResponse:
+    safe_next = next if next.startswith("/") and not next.startswith("//") else "/"
+    return page(request, "login.html", "Log in", next_url=safe_next, open=console.auth.open)
+
+
+@router.post("/api/session", summary="Log in (sets the session cookie; returns the CSRF token)")
+def login(request: Request, body: LoginIn, console: ConsoleDep) -> Response:
+    auth = console.auth
+    principal = auth.open_session() if auth.open else auth.login(body.username, body.password)
+    if principal is None:
+        return error_response(None, 401, "Unauthorized", "wrong user name or password")
+    response = JSONResponse(
+        {"user": principal.name, "role": principal.role, "csrf_token": principal.csrf}
+    )
+    set_session_cookie(response, request, auth.cookie_for(principal))
+    return response
+
+
+@router.get("/api/session", summary="Who is logged in, with the CSRF token of the session")
+def whoami(principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "user": principal.name, "role": principal.role, "via": principal.via,
+        "csrf_token": principal.csrf,
+    }  # fmt: skip
+
+
+@router.delete("/api/session", summary="Log out")
+def logout() -> Response:
+    response = JSONResponse({"logged_out": True})
+    response.delete_cookie(COOKIE, path="/")
+    return response

@@ -1,0 +1,1 @@
+"""Provider webhooks: the event schema, storing an event once, applying it once."""
