@@ -16,6 +16,9 @@ from stalwart.middleware.flow import admitted_at
 
 CLOCK_OFFSET = "test:clock_offset"
 CLOCK_FROZEN = "test:clock_frozen"
+# Long enough that a loaded machine does everything the tests do inside them.
+GATEWAY_RESET = 6.0  # the gateway breaker's reset_after
+PROVIDER_PAUSE = 6.0  # the provider's RetryAfter
 
 
 def register(app: Stalwart) -> SimpleNamespace:
@@ -56,7 +59,9 @@ def register(app: Stalwart) -> SimpleNamespace:
         time.sleep(0.3)
         record("singleton_end", x=x, at=time.time())
 
-    @app.task(shared=False, bind=True, breaker=Breaker("gateway", failures=3, reset_after=2))
+    @app.task(
+        shared=False, bind=True, breaker=Breaker("gateway", failures=3, reset_after=GATEWAY_RESET)
+    )
     def call_gateway(self: Any, n: int) -> None:
         record("gateway_call", n=n, at=time.time())
         if app.redis.get("test:gateway_down"):
@@ -84,7 +89,7 @@ def register(app: Stalwart) -> SimpleNamespace:
     def provider(self: Any, sender: str, n: int) -> None:
         if sender == "A" and app.redis.set(f"test:429:{sender}", 1, nx=True):
             record("provider_429", sender=sender, n=n, at=time.time())
-            raise RetryAfter(2.0, "429")
+            raise RetryAfter(PROVIDER_PAUSE, "429")
         record("provider", sender=sender, n=n, at=time.time(), retries=self.request.retries)
 
     @app.task(shared=False, bind=True, window=Window("00:00-24:00", days="mon-sun"))

@@ -17,8 +17,9 @@ def test_revoke_a_task_the_worker_holds(
     start_worker: Callable[..., WorkerProcess], migrated_app: Stalwart, run_cli: Run
 ) -> None:
     worker = start_worker(args=("--pool", "prefork", "-c", "1"))
-    # A short countdown rides on a broker ETA: the worker holds the message until then.
-    held = migrated_app.send_task("tests.apps.basic.add", args=(1, 2), countdown=8)
+    # A countdown under the defer threshold rides on a broker ETA: the worker holds the
+    # message until then. Long enough for a slow machine to revoke it first.
+    held = migrated_app.send_task("tests.apps.basic.add", args=(1, 2), countdown=20)
 
     def scheduled() -> list[str]:
         inspect = migrated_app.control.inspect(destination=[worker.hostname], timeout=2)
@@ -31,7 +32,7 @@ def test_revoke_a_task_the_worker_holds(
         f"revoked {held.id}: skipped when delivered\n",
         "",
     )
-    wait_for(lambda: _state(migrated_app, held.id) == "revoked", 20, what="revoked in history")
+    wait_for(lambda: _state(migrated_app, held.id) == "revoked", 60, what="revoked in history")
     assert f"[{held.id}] succeeded" not in worker.log()
     [entry] = [a for a in list_actions(migrated_app.engine) if a.action == "task.revoke"]
     assert (entry.target, entry.count) == (held.id, 1)

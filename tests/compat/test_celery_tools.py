@@ -136,14 +136,15 @@ def test_flower_shows_a_stalwart_workers_stats_queues_and_redis_broker(
 ) -> None:
     worker = start_worker(APP, args=("--pool", "prefork", "-c", "1"))
     app = Stalwart("client", settings=settings)
-    # One task runs (prefetch 1, concurrency 1) while two wait in the queue.
-    for _ in range(3):
-        app.send_task("tests.apps.basic.sleep", args=(4,))
-
     workers = flower.json(f"/api/workers?refresh=1&workername={worker.hostname}")
     stats = workers[worker.hostname]["stats"]
     assert stats["broker"]["transport"] == "redis"
     assert stats["pid"] == worker.pid
+
+    # One task runs (prefetch 1, concurrency 1) while two wait in the queue, for long
+    # enough that a slow machine sees them waiting.
+    for _ in range(3):
+        app.send_task("tests.apps.basic.sleep", args=(10,))
 
     def two_waiting() -> bool:
         queues = flower.json("/api/queues/length")["active_queues"]

@@ -141,11 +141,12 @@ def test_delivered_before_sent_and_every_duplicate_are_applied_once(
     make_crm: MakeCrm, database_url: str
 ) -> None:
     # Every delivery webhook is sent before the send is even answered (the answer then
-    # takes 1.5s), and every webhook is delivered twice.
+    # takes 4s, room for a slow machine to apply the delivery), and every webhook is
+    # delivered twice.
     plan = replace(
-        NO_FAULTS, early_webhooks=1.0, duplicate_webhooks=1.0, slow_answers=1.0, slow_seconds=1.5
+        NO_FAULTS, early_webhooks=1.0, duplicate_webhooks=1.0, slow_answers=1.0, slow_seconds=4.0
     )
-    crm = make_crm(database_url, plan=plan, provider_timeout=5.0)
+    crm = make_crm(database_url, plan=plan, provider_timeout=10.0)
     crm.start_api()
     crm.start_simulator()
     crm.start_worker("campaigns", concurrency=3)

@@ -18,7 +18,7 @@ from stalwart.delays.store import DUE_KEY
 from stalwart.events import EVENT_STREAM, EventKind, decode_entry
 from stalwart.limits.breaker import read_breaker
 from stalwart.settings import Settings
-from tests.apps.flow import CLOCK_FROZEN, CLOCK_OFFSET, register
+from tests.apps.flow import CLOCK_FROZEN, CLOCK_OFFSET, GATEWAY_RESET, PROVIDER_PAUSE, register
 from tests.flow.conftest import APP
 from tests.support.workers import WorkerProcess, wait_for
 
@@ -193,7 +193,7 @@ def test_breaker_opens_defers_and_a_probe_closes_it(
     calls = [r for r in records("gateway_call") if r["n"] >= 3]
     assert len(calls) == 5
     first = min(r["at"] for r in calls)
-    assert first >= opened + 2.0 - 0.1  # nothing ran while open
+    assert first >= opened + GATEWAY_RESET - 0.1  # nothing ran while open
     probe_ok = min(r["at"] for r in records("gateway_ok"))
     # Half-open: exactly one probe ran before the breaker closed again.
     assert len([r for r in calls if r["at"] < probe_ok]) == 1
@@ -213,8 +213,8 @@ def test_retry_after_pauses_only_that_key_without_consuming_retries(
     runs = records("provider")
     a_runs = [r for r in runs if r["sender"] == "A"]
     assert sorted(r["n"] for r in a_runs) == [0, 1, 2, 3]
-    assert all(r["at"] >= refused + 2.0 - 0.05 for r in a_runs)
-    assert [r["at"] < refused + 2.0 for r in runs if r["sender"] == "B"] == [True]
+    assert all(r["at"] >= refused + PROVIDER_PAUSE - 0.05 for r in a_runs)
+    assert [r["at"] < refused + PROVIDER_PAUSE for r in runs if r["sender"] == "B"] == [True]
     assert all(r["retries"] == 0 for r in runs)
 
 

@@ -26,7 +26,9 @@ def test_success_failure_and_retry_timelines(
     bad = client_app.send_task("tests.apps.history.boom", args=("no such contact",))
     flaky = client_app.send_task("tests.apps.history.flaky", args=("flaky-count",))
 
-    task = wait_task(ok.id, lambda t: t.state == "succeeded")
+    # Two processes write a prefork worker's events (received: the main one; the rest:
+    # the pool's child), each flushing its own buffer: wait for all four.
+    task = wait_task(ok.id, lambda t: t.state == "succeeded" and len(t.events) == 4)
     assert kinds(task) == ["sent", "received", "started", "succeeded"]
     assert task.name == "tests.apps.history.add"
     assert task.queue == "celery"
