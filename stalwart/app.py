@@ -113,6 +113,27 @@ class Stalwart(Celery):  # type: ignore[misc]
             raise TypeError("@app.task() takes only keyword options")
         return decorate
 
+    def _task_from_fun(
+        self,
+        fun: Callable[..., Any],
+        name: str | None = None,
+        base: type | None = None,
+        bind: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Celery's task factory. Options that reach it without passing through
+        :meth:`task` (``@shared_task(...)``, which Celery applies to every app when it is
+        finalized) are split and validated here, so they mean the same on either."""
+        if options and "stalwart_options" not in options:
+            given = {**options, "bind": bind}
+            if base is not None:
+                given["base"] = base
+            parsed, celery_options = split_task_options(fun, given, self.pipeline)
+            celery_options.pop("bind", None)
+            celery_options.pop("base", None)
+            options = {**celery_options, "stalwart_options": parsed}
+        return super()._task_from_fun(fun, name=name, base=base, bind=bind, **options)
+
     def add_middleware(
         self, middleware: Middleware, *, before: Position = None, after: Position = None
     ) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from stalwart import Settings, Stalwart, TaskOptionError
@@ -70,3 +73,45 @@ def test_invalid_values_fail_at_decoration(
 
         @app.task(**options)
         def t(a: int) -> None: ...
+
+
+_SHARED = """
+from celery import shared_task
+from stalwart import Settings, Stalwart
+
+@shared_task(bind=True, {options})
+def send_receipt(self, order_id: int) -> int:
+    return order_id
+
+app = Stalwart("shared", settings=Settings(broker_url="redis://127.0.0.1:1/0"))
+app.finalize()
+task = app.tasks[send_receipt.name]
+print(sorted(task.stalwart_options), task.max_retries)
+"""
+
+
+def _shared_task(options: str) -> subprocess.CompletedProcess[str]:
+    """A ``@shared_task`` in a process of its own (Celery applies shared tasks to every
+    app finalized afterwards, so a test process must not keep one)."""
+    script = _SHARED.format(options=options)
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_shared_task_options_mean_what_they_mean_on_app_task() -> None:
+    shown = _shared_task('idempotency_key="receipt:{order_id}", throttle="5/s", max_retries=2')
+    assert (shown.returncode, shown.stdout) == (0, "['idempotency_key', 'throttle'] 2\n")
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ('idempotency_keys="r:{order_id}"', "unknown task option 'idempotency_keys'"),
+        ('idempotency_key="r:{nope}"', "names 'nope', which is not an argument"),
+    ],
+)
+def test_a_bad_shared_task_option_fails_when_the_app_is_finalized(options: str, error: str) -> None:
+    shown = _shared_task(options)
+    assert shown.returncode == 1
+    assert "TaskOptionError" in shown.stderr and error in shown.stderr, shown.stderr
