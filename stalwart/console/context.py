@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 
 from stalwart.console.auth import Authenticator, Principal
+from stalwart.console.guard import LoginGuard
 from stalwart.console.jobs import Jobs
 from stalwart.console.metrics import StoreCollector
 from stalwart.console.stats import Stats
@@ -28,6 +29,7 @@ class Console:
     stats: Stats
     collector: StoreCollector
     jobs: Jobs = field(default_factory=Jobs)
+    login_guard: LoginGuard = field(default_factory=LoginGuard)
 
     @property
     def redactor(self) -> Redactor:

@@ -51,6 +51,18 @@ def test_no_credentials_is_401_and_pages_send_you_to_log_in(stack: Stack) -> Non
     assert anonymous.get("/healthz").json() == {"ok": True}
 
 
+def test_repeated_failed_logins_are_refused_for_a_while(stack: Stack) -> None:
+    guesser = stack.client()
+    guess = {"username": "mallory", "password": "guess"}
+    for _ in range(5):
+        _is_error(guesser.post("/api/session", json=guess), 401, "wrong user name or password")
+    refused = guesser.post("/api/session", json=guess)
+    _is_error(refused, 429, "too many failed logins as 'mallory' from 127.0.0.1: try again in")
+    assert 0 < int(refused.headers["retry-after"]) <= 300
+    assert refused.json()["error"]["retry_after"] == int(refused.headers["retry-after"])
+    stack.login("ann")  # another user name from the same address is not refused
+
+
 def test_a_viewer_reads_but_is_refused_every_action(stack: Stack, target: str) -> None:
     viewer, csrf = stack.login("vic")
     assert viewer.get("/api/schedules").status_code == 200
