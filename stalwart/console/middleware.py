@@ -3,7 +3,8 @@
 Handlers never check who is asking: by the time one runs, ``request.state.principal``
 is set, a state-changing request has shown its CSRF token (unless it came with the
 bearer token) and was made by an ``operator``. Public: ``/healthz``, ``/readyz``,
-``/static/*``, the login page and ``POST /api/session`` (logging in).
+``/static/*``, the login page and ``POST /api/session`` (logging in). Without
+authentication, every request must name a loopback host (:mod:`.loopback`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from stalwart.console.auth import COOKIE, SESSION_SECONDS, Principal
 from stalwart.console.context import Console
 from stalwart.console.errors import error_response
+from stalwart.console.loopback import is_loopback_host_header
 
 __all__ = ["AuthMiddleware", "set_session_cookie"]
 
@@ -36,10 +38,16 @@ def set_session_cookie(response: Response, request: Request, value: str) -> None
 class AuthMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
-        if path in PUBLIC_PATHS or path.startswith("/static/"):
-            return await call_next(request)
         console: Console = request.app.state.console
         auth = console.auth
+        if auth.open and not is_loopback_host_header(request.headers.get("host", "")):
+            return error_response(request, 400, "Bad Request", (
+                f"refusing Host {request.headers['host']!r}: without authentication the "
+                "console answers only to localhost and loopback addresses; set "
+                "STALWART_CONSOLE_TOKEN or STALWART_CONSOLE_USERS to use another name"
+            ))  # fmt: skip
+        if path in PUBLIC_PATHS or path.startswith("/static/"):
+            return await call_next(request)
         bearer = auth.bearer(request.headers.get("authorization"))
         if bearer is False:
             return _refuse(request, 401, "the Authorization header is not the console's bearer "

@@ -13,7 +13,6 @@ thread (for ``stalwart demo``, tests and embedding)::
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 import uvicorn
 
 from stalwart.console.app import create_app
+from stalwart.console.loopback import is_loopback
 from stalwart.errors import SettingsError
 from stalwart.settings import Settings
 
@@ -29,15 +29,6 @@ if TYPE_CHECKING:
     from stalwart.app import Stalwart
 
 __all__ = ["ConsoleServer", "check_bind", "is_loopback"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, settings: Settings) -> str:

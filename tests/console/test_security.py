@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from stalwart.console.server import check_bind
 from stalwart.errors import SettingsError
 from stalwart.settings import Settings
-from tests.console.conftest import Stack
+from tests.console.conftest import Stack, claimed_redis, console_settings, start_console
 from tests.console.test_journeys import api_until
 from tests.support.workers import ROOT
 
@@ -129,6 +130,27 @@ def test_refuses_a_non_loopback_address_without_auth(tmp_path: object) -> None:
         "stalwart: error: refusing to listen on 0.0.0.0 without authentication: set "
         "STALWART_CONSOLE_TOKEN or STALWART_CONSOLE_USERS, or listen on 127.0.0.1"
     ]
+
+
+def test_without_auth_only_loopback_host_names_are_answered(tmp_path: Path) -> None:
+    """DNS rebinding: a page at http://evil.example:PORT whose name now resolves to
+    127.0.0.1 is same-origin with the open console; its requests carry its Host."""
+    with claimed_redis() as redis_url:
+        settings = console_settings(tmp_path, redis_url, console_token=None, console_users=())
+        proc, url = start_console(settings, tmp_path / "console.log", app=None)
+        try:
+            port = url.rsplit(":", 1)[1]
+            with httpx.Client(base_url=url, timeout=30) as client:
+                for host in (f"localhost:{port}", f"127.0.0.1:{port}", "LOCALHOST", "a.localhost"):
+                    assert client.get("/api/session", headers={"Host": host}).status_code == 200
+                for host in (f"evil.example:{port}", "evil.example", f"10.1.2.3:{port}"):
+                    for path in ("/api/session", "/healthz", "/"):
+                        refused = client.get(path, headers={"Host": host})
+                        _is_error(refused, 400, f"refusing Host {host!r}")
+                    refused = client.post("/api/session", headers={"Host": host}, json={})
+                    assert refused.status_code == 400
+        finally:
+            proc.stop()
 
 
 def test_a_redacted_password_never_appears_in_any_page_or_answer(stack: Stack) -> None:
