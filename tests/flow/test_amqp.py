@@ -49,7 +49,8 @@ def test_long_deferral_through_amqp_runs_once_when_due(
     assert sorted(r["id"] for r in runs) == sorted(r.id for r in sent)
     assert all(r["due"] - 0.05 <= r["at"] <= r["due"] + 2.0 for r in runs)
     assert redis_client.zcard(DUE_KEY) == 0
-    assert redis_client.zcard(INFLIGHT_KEY) == 0
+    # The pump forgets a message once the broker confirmed it, which a fast task can beat.
+    wait_for(lambda: redis_client.zcard(INFLIGHT_KEY) == 0, 10, 0.05, "in flight cleared")
     assert redis_client.hlen(MESSAGES_KEY) == 0
 
 
