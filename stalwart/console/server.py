@@ -13,6 +13,7 @@ thread (for ``stalwart demo``, tests and embedding)::
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ import uvicorn
 
 from stalwart.console.app import create_app
 from stalwart.console.loopback import is_loopback
-from stalwart.errors import SettingsError
+from stalwart.errors import SettingsError, StalwartError
 from stalwart.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,13 +54,22 @@ def _listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket. Created with ``IPPROTO_TCP`` (not 0, as
     ``socket.create_server`` does) so that asyncio sets TCP_NODELAY on each accepted
     connection: without it every keep-alive answer waited ~40 ms for a delayed ACK."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )[0]
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )[0]
+    except socket.gaierror as exc:
+        raise StalwartError(f"cannot listen on {host!r}: {exc.strerror}") from None
     sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(128)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        busy = exc.errno == errno.EADDRINUSE
+        hint = "; choose another --port (0 picks a free one)" if busy else ""
+        raise StalwartError(f"cannot listen on {host} port {port}: {exc.strerror}{hint}") from None
     return sock
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import uuid
@@ -130,6 +131,31 @@ def test_refuses_a_non_loopback_address_without_auth(tmp_path: object) -> None:
         "stalwart: error: refusing to listen on 0.0.0.0 without authentication: set "
         "STALWART_CONSOLE_TOKEN or STALWART_CONSOLE_USERS, or listen on 127.0.0.1"
     ]
+
+
+@pytest.mark.parametrize(
+    ("where", "line"),
+    [
+        (("--port", "{busy}"), "cannot listen on 127.0.0.1 port {busy}: Address already in use; "
+                               "choose another --port (0 picks a free one)"),
+        (("--host", "no-such-host.invalid"), "cannot listen on 'no-such-host.invalid': "),
+    ],
+)  # fmt: skip
+def test_an_address_it_cannot_listen_on_is_one_line(where: tuple[str, str], line: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = str(taken.getsockname()[1])
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "STALWART_CONSOLE_TOKEN": "t",
+               "STALWART_BROKER_URL": "redis://127.0.0.1:1/0"}  # fmt: skip
+        args = [arg.format(busy=busy) for arg in where]
+        result = subprocess.run(
+            [sys.executable, "-m", "stalwart.cli", "console", *args],
+            env=env, capture_output=True, text=True, timeout=60, cwd=str(ROOT),
+        )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    [printed] = result.stderr.strip().splitlines()
+    assert printed.startswith("stalwart: error: " + line.format(busy=busy)), printed
 
 
 def test_without_auth_only_loopback_host_names_are_answered(tmp_path: Path) -> None:
