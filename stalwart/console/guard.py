@@ -40,25 +40,24 @@ class LoginGuard:
         self._failures: dict[Pair, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def retry_after(self, address: str, name: str) -> float | None:
-        """Seconds until this pair may try again, or None if it may now."""
-        with self._lock:
-            failures = self._recent((address, name))
-            if failures is None or len(failures) < self.limit:
-                return None
-            return max(0.0, failures[0] + self.window - self._clock())
-
-    def failed(self, address: str, name: str) -> None:
+    def admit(self, address: str, name: str) -> float | None:
+        """Let one login attempt through (None), counted as a failure until
+        :meth:`succeeded` says otherwise, or the seconds until this pair may try again.
+        Checking and counting are one step, so parallel attempts cannot slip past."""
         with self._lock:
             pair = (address, name)
             failures = self._recent(pair)
+            if failures is not None and len(failures) >= self.limit:
+                return max(0.0, failures[0] + self.window - self._clock())
             if failures is None:
                 if len(self._failures) >= self._max_pairs:
                     self._forget_old()
                 failures = self._failures[pair] = deque(maxlen=self.limit)
             failures.append(self._clock())
+            return None
 
     def succeeded(self, address: str, name: str) -> None:
+        """The attempt's password was right: forget the pair's failures."""
         with self._lock:
             self._failures.pop((address, name), None)
 

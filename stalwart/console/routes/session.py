@@ -35,12 +35,11 @@ def login(request: Request, body: LoginIn, console: ConsoleDep) -> Response:
         return _session(request, auth, auth.open_session())
     address = request.client.host if request.client is not None else "-"
     guard = console.login_guard
-    wait = guard.retry_after(address, body.username)
+    wait = guard.admit(address, body.username)  # counted as a failure until it succeeds
     if wait is not None:
         return _too_many(body.username, address, wait)
     principal = auth.login(body.username, body.password)
     if principal is None:
-        guard.failed(address, body.username)
         return error_response(None, 401, "Unauthorized", "wrong user name or password")
     guard.succeeded(address, body.username)
     return _session(request, auth, principal)
