@@ -114,17 +114,19 @@ def test_the_breaker_spares_the_provider_during_an_outage(make_crm: MakeCrm) -> 
     crm.start_simulator()
     crm.start_worker("campaigns", concurrency=4)
     add_contacts(crm, phones(60, start=800))
-    outage = crm.simulator.post("/sim/incidents", json={"kind": "outage", "seconds": 4})
+    # Long enough that the first sends meet it on a slow machine (it starts now).
+    seconds = 8.0
+    outage = crm.simulator.post("/sim/incidents", json={"kind": "outage", "seconds": seconds})
     assert outage.status_code == 200
     campaign = launch(crm, SENDER)
 
     wait_for(lambda: "queued" not in statuses(crm, campaign).values(), timeout=90,
              what="every send to end")  # fmt: skip
     refused = [a for a in crm.attempts() if a["outcome"] == "outage"]
-    # Without the breaker the throttle alone would let ~80 sends (and their retries) hit
-    # the dead provider in 4s; with it: the failures that open it, a probe per
-    # reset_after, and what was already running.
-    probes = 4 / PROVIDER_BREAKER.reset_after + 1
+    # Without the breaker the throttle alone would let every send (and its retries) hit
+    # the dead provider; with it: the failures that open it, a probe per reset_after,
+    # and what was already running.
+    probes = seconds / PROVIDER_BREAKER.reset_after + 1
     assert len(refused) <= PROVIDER_BREAKER.failures + probes + 4, len(refused)
     wait_for(lambda: deferrals(crm, campaign)["breaker"] > 0, timeout=60, what="breaker deferrals")
     sent = Counter(e.key for e in crm.ledger())

@@ -19,14 +19,16 @@ from stalwart.scheduler.presence import list_beats
 from tests.scheduler.conftest import ManualClock, slots_of
 
 START = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
+# A short lease, yet long enough that a loaded machine's tick (SQL, a publish) ends in it.
+SHORT = 1.0
 
 
 def test_one_holder_and_tokens_only_grow(redis_client: redis.Redis) -> None:
-    leases = [Lease(redis_client, 0.3, holder=f"b{i}") for i in range(3)]
+    leases = [Lease(redis_client, SHORT, holder=f"b{i}") for i in range(3)]
     assert [lease.acquire() for lease in leases] == [True, False, False]
     first_token = leases[0].token
     assert leases[0].acquire() and leases[0].token == first_token  # refresh keeps the term
-    time.sleep(0.4)  # the holder stops refreshing: the lease expires in Redis
+    time.sleep(SHORT + 0.1)  # the holder stops refreshing: the lease expires in Redis
     assert leases[1].acquire()
     assert leases[1].token is not None and first_token is not None
     assert leases[1].token > first_token
@@ -35,11 +37,11 @@ def test_one_holder_and_tokens_only_grow(redis_client: redis.Redis) -> None:
 
 
 def test_stale_leader_claim_is_refused_atomically(redis_client: redis.Redis) -> None:
-    old = Lease(redis_client, 0.3, holder="old")
+    old = Lease(redis_client, SHORT, holder="old")
     assert old.acquire()
     assert old.claim("job", 1000, "payload-1") == Claim.CLAIMED
     assert old.claim("job", 1000, "payload-1") == Claim.ALREADY_HANDLED  # one claim per slot
-    time.sleep(0.4)  # old is "paused" past its lease
+    time.sleep(SHORT + 0.1)  # old is "paused" past its lease
     new = Lease(redis_client, 10, holder="new")
     assert new.acquire()
     # old still believes it leads: its fenced write fails and records nothing.
@@ -81,9 +83,9 @@ def test_stale_beat_fires_nothing(
 ) -> None:
     _every_minute(app)
     clock = ManualClock(START.replace(minute=1, second=1))
-    old = make_beat(clock, beat_id="old", tick=0.1, lease=0.3)
+    old = make_beat(clock, beat_id="old", tick=0.1, lease=SHORT)
     assert old.tick().fired == ["job@2030-01-01T12:01:00Z"]
-    time.sleep(0.4)  # old is paused past its lease; a standby takes over
+    time.sleep(SHORT + 0.1)  # old is paused past its lease; a standby takes over
     new = make_beat(clock, beat_id="new", tick=0.1, lease=10)
     assert new.tick().leader
     clock.set(START.replace(minute=2, second=1))
@@ -101,13 +103,13 @@ def test_fire_claimed_by_a_dead_leader_is_published_by_the_next(
     _every_minute(app)
     schedule = store.get_schedule(app.engine, "job")
     slot = START.replace(minute=1)
-    dead = Lease(redis_client, 0.2, holder="dead")
+    dead = Lease(redis_client, SHORT, holder="dead")
     assert dead.acquire()
     fire = Fire.for_slot(schedule, slot)
     assert dead.claim("job", to_ms(slot), fire.encode()) == Claim.CLAIMED
     # ... and the process dies before publishing: nothing reached the broker.
     assert slots_of(redis_client) == []
-    time.sleep(0.3)
+    time.sleep(SHORT + 0.1)
     clock = ManualClock(START.replace(minute=1, second=2))
     report = make_beat(clock, beat_id="next").tick()
     assert report.republished == ["job@2030-01-01T12:01:00Z"]
