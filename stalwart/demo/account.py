@@ -129,9 +129,15 @@ class Account:
 
 
 def collect(app: Stalwart, run: DemoRun, *, final: bool = False) -> Account:
-    """The account now; ``final``: whatever still moves is lost (the run is over)."""
-    ledger = read_ledger(run.ledger_path)
-    sends = Counter(entry.key for entry in ledger)
+    """The account now; ``final``: whatever still moves is lost (the run is over).
+
+    What is written last is read first: the CRM's message rows, then the dead letters,
+    then the provider's ledger (a send enters the ledger before the provider answers,
+    and the CRM marks the message sent after the answer). So a message read as sent is
+    in the ledger read after it, and a send accepted meanwhile reads as still moving,
+    never as lost.
+    """
+    shown = _messages_by_campaign(app, run)
     dead = {
         letter.task_id: letter
         for letter in app.dead_letters.list(
@@ -140,19 +146,15 @@ def collect(app: Stalwart, run: DemoRun, *, final: bool = False) -> Account:
             limit=None,
         )
     }
+    ledger = read_ledger(run.ledger_path)
+    sends = Counter(entry.key for entry in ledger)
     accounts = []
-    with app.engine.connect() as db:
-        for row in db.execute(
-            sa.select(campaigns)
-            .where(campaigns.c.id.in_(run.campaign_ids))
-            .order_by(campaigns.c.id)
-        ).mappings():
-            account = CampaignAccount(row["id"], row["name"], row["sender"])
-            query = sa.select(messages).where(messages.c.campaign_id == row["id"])
-            for message in db.execute(query.order_by(messages.c.contact_id)).mappings():
-                key = f"sms:{row['id']}:{message['contact_id']}"
-                account.lines.append(_fate(app, message, sends[key], dead, final))
-            accounts.append(account)
+    for campaign, rows in shown:
+        account = CampaignAccount(campaign["id"], campaign["name"], campaign["sender"])
+        for message in rows:
+            key = f"sms:{campaign['id']}:{message['contact_id']}"
+            account.lines.append(_fate(app, message, sends[key], dead, final))
+        accounts.append(account)
     checks = {
         "nothing lost": sum(a.count(Fate.LOST) for a in accounts) == 0,
         "nothing sent twice": sum(a.count(Fate.DOUBLED) for a in accounts) == 0,
@@ -160,6 +162,23 @@ def collect(app: Stalwart, run: DemoRun, *, final: bool = False) -> Account:
         "nothing sent outside business hours": _within_window(ledger, run),
     }
     return Account(accounts, checks, len(ledger), run.config.clock_offset)
+
+
+def _messages_by_campaign(
+    app: Stalwart, run: DemoRun
+) -> list[tuple[sa.RowMapping, list[sa.RowMapping]]]:
+    """Each campaign of the run with its message rows."""
+    shown = []
+    with app.engine.connect() as db:
+        query = sa.select(campaigns).where(campaigns.c.id.in_(run.campaign_ids))
+        for campaign in db.execute(query.order_by(campaigns.c.id)).mappings().all():
+            rows = db.execute(
+                sa.select(messages)
+                .where(messages.c.campaign_id == campaign["id"])
+                .order_by(messages.c.contact_id)
+            ).mappings()
+            shown.append((campaign, list(rows)))
+    return shown
 
 
 def _fate(app: Stalwart, message: Any, sends: int, dead: dict[str, Any], final: bool) -> Line:
