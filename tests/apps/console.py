@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 from stalwart import Breaker, Stalwart, Window
 
@@ -39,9 +41,11 @@ def crunch(self: object, steps: int, delay: float) -> int:
     return steps
 
 
-@app.task
-def tick() -> float:
-    app.redis.incr(TICKS_KEY)
+@app.task(bind=True)
+def tick(self: Any) -> float:
+    """Records each run with the slot beat fired it for (empty when run by hand)."""
+    slot = getattr(self.request, "stalwart_slot", None) or ""
+    app.redis.rpush(TICKS_KEY, json.dumps({"slot": slot, "at": time.time()}))
     return time.time()
 
 
