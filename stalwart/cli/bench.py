@@ -11,6 +11,16 @@ __all__ = ["bench_app"]
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks against plain Celery.")
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+SideConcurrency = Annotated[
+    int, typer.Option("-c", "--concurrency", min=1, help="Worker processes of each side.")
+]
+
+
+def _progress(line: str) -> None:
+    """A benchmark's progress goes to stderr, so that --json output stays parseable."""
+    print(line, file=sys.stderr, flush=True)
+
 
 @bench_app.command("history")
 def bench_history(
@@ -22,7 +32,7 @@ def bench_history(
     repeat: Annotated[int, typer.Option("--repeat", min=1)] = 200,
     drain_tasks: Annotated[int, typer.Option("--drain-tasks", min=0)] = 3000,
     rounds: Annotated[int, typer.Option("--rounds", min=1)] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Recorder throughput, query latency at 1M rows, drain rate with recording on/off."""
     from stalwart.bench.history import run_history_bench
@@ -35,7 +45,7 @@ def bench_history(
         repeat=repeat,
         drain_tasks=drain_tasks,
         rounds=rounds,
-        report=lambda line: print(line, file=sys.stderr, flush=True),
+        report=_progress,
     )
     if as_json:
         print_json(results)
@@ -50,15 +60,13 @@ def bench_enqueue(
     ] = 5000,
     rounds: Annotated[int, typer.Option("--rounds", min=1)] = 3,
     batch: Annotated[int, typer.Option("--batch", min=1, help="delay_many batch size.")] = 500,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Publishing rate: delay_many vs .delay, and vs plain Celery's .delay."""
     from stalwart.bench.enqueue import run_enqueue_bench
     from stalwart.cli.output import console, print_json
 
-    results = run_enqueue_bench(
-        tasks, rounds, batch, report=lambda line: print(line, file=sys.stderr, flush=True)
-    )
+    results = run_enqueue_bench(tasks, rounds, batch, report=_progress)
     if as_json:
         print_json(results)
         return
@@ -72,15 +80,13 @@ def bench_enqueue(
 def bench_flow(
     tasks: Annotated[int, typer.Option("--tasks", min=100)] = 3000,
     rounds: Annotated[int, typer.Option("--rounds", min=1)] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Drain rate with throttle + quota + concurrency checks vs without; Redis commands/task."""
     from stalwart.bench.flow import run_flow_bench
     from stalwart.cli.output import console, print_json
 
-    results = run_flow_bench(
-        tasks, rounds, report=lambda line: print(line, file=sys.stderr, flush=True)
-    )
+    results = run_flow_bench(tasks, rounds, report=_progress)
     if as_json:
         print_json(results)
     else:
@@ -91,10 +97,8 @@ def bench_flow(
 def bench_overhead(
     tasks: Annotated[int, typer.Option("--tasks", min=10, help="No-op tasks per drain.")] = 20_000,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Alternating rounds.")] = 1,
-    concurrency: Annotated[
-        int, typer.Option("-c", "--concurrency", min=1, help="Worker processes of each side.")
-    ] = 2,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    concurrency: SideConcurrency = 2,
+    as_json: JsonOption = False,
 ) -> None:
     """Drain rate of plain Celery vs a Stalwart task with retries, dead letters, idempotency."""
     from stalwart.bench.overhead import run_overhead_bench
@@ -106,7 +110,7 @@ def bench_overhead(
         tasks=tasks,
         rounds=rounds,
         concurrency=concurrency,
-        report=lambda line: print(line, file=sys.stderr, flush=True),
+        report=_progress,
     )
     if as_json:
         print_json(results)
@@ -146,7 +150,7 @@ def bench_worker(
     ] = "1,2,4",
     tasks: Annotated[int, typer.Option("--tasks", min=10, help="No-op tasks per drain.")] = 10_000,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds per concurrency.")] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Drain rate of stalwart worker (supervised, and -P prefork) vs stock Celery prefork."""
     from stalwart.bench.worker import run_worker_bench
@@ -158,7 +162,7 @@ def bench_worker(
         tasks=tasks,
         rounds=rounds,
         concurrencies=_concurrencies(concurrency),
-        report=lambda line: print(line, file=sys.stderr, flush=True),
+        report=_progress,
     )
     if as_json:
         print_json(results)
@@ -185,10 +189,8 @@ def bench_latency(
         int, typer.Option("--tasks", min=1, help="Messages per side per round, one at a time.")
     ] = 500,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Alternating rounds.")] = 1,
-    concurrency: Annotated[
-        int, typer.Option("-c", "--concurrency", min=1, help="Worker processes of each side.")
-    ] = 2,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    concurrency: SideConcurrency = 2,
+    as_json: JsonOption = False,
 ) -> None:
     """Enqueue-to-start latency p50/p99 on an idle worker: stock Celery vs stalwart worker."""
     from stalwart.bench.latency import run_latency_bench
@@ -200,7 +202,7 @@ def bench_latency(
         tasks=tasks,
         rounds=rounds,
         concurrency=concurrency,
-        report=lambda line: print(line, file=sys.stderr, flush=True),
+        report=_progress,
     )
     if as_json:
         print_json(results)
@@ -223,15 +225,13 @@ def bench_latency(
 def bench_cli(
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Runs of each command.")] = 7,
     tasks: Annotated[int, typer.Option("--tasks", min=0, help="Tasks of history.")] = 500,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Start-up time of stalwart commands vs 'celery --help' (same rounds), as ratios."""
     from stalwart.bench.cli import run_cli_bench
     from stalwart.cli.output import console, print_json
 
-    results = run_cli_bench(
-        rounds=rounds, tasks=tasks, report=lambda line: print(line, file=sys.stderr, flush=True)
-    )
+    results = run_cli_bench(rounds=rounds, tasks=tasks, report=_progress)
     if as_json:
         print_json(results)
         return
@@ -258,7 +258,7 @@ def bench_console(
         typer.Option("--postgres", help="PostgreSQL server URL (a database is created)."),
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
     sqlite_only: Annotated[bool, typer.Option("--sqlite-only", help="Skip PostgreSQL.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """p50/p95 of every console page and API listing at ROWS history rows (SQLite, PostgreSQL)."""
     from stalwart.bench.console import run_console_bench
@@ -269,7 +269,7 @@ def bench_console(
         repeat=repeat,
         rounds=rounds,
         postgres=None if sqlite_only else postgres,
-        report=lambda line: print(line, file=sys.stderr, flush=True),
+        report=_progress,
     )
     if as_json:
         print_json(results)
